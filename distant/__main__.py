@@ -1,0 +1,3 @@
+from distant.cli import main
+
+main()

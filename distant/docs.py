@@ -1,0 +1,161 @@
+"""The one document model shared by every stage.
+
+A :class:`Document` keeps its id and original text. Tokens and sentences are character offsets into that
+text; token indices are derived from them. Spans live in named layers: one per labeler, ``pseudo`` for the
+aggregated pseudo-labels, ``pred`` for predictions, ``gold`` for gold annotations.
+
+Tags are three-valued: an entity tag (``B-Chemical``), :data:`O`, or :data:`UNKNOWN` ("no label": the token
+may take any tag). A labeler that did not fire says nothing; only an explicit ``O`` says "not an entity".
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+O = "O"
+UNKNOWN = "-"  # spaCy's marker for a missing tag: the token may take any tag
+
+GOLD = "gold"
+PSEUDO = "pseudo"
+PRED = "pred"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A labeled character span ``text[start:end]``.
+
+    Attributes:
+        start: First character (inclusive).
+        end: Last character (exclusive).
+        label: Entity type (``Chemical``), or :data:`O` for an explicit "not an entity" span.
+        source: What produced it (a labeler's name, ``gold``, ``model``).
+        kb_id: Knowledge-base identifier, when known.
+        score: Confidence in [0, 1], when known.
+    """
+
+    start: int
+    end: int
+    label: str
+    source: str = ""
+    kb_id: str | None = None
+    score: float | None = None
+
+    def key(self) -> tuple[int, int, str]:
+        """Return what strict matching compares: start, end and type."""
+        return (self.start, self.end, self.label)
+
+    def with_(self, **changes: Any) -> Span:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(slots=True)
+class Document:
+    """A text with its tokens, sentences and span layers.
+
+    Attributes:
+        id: Document identifier (a PMID, a file name, a line number).
+        text: The original text; never changed.
+        tokens: ``(start, end)`` character offsets of each token, or ``None`` before tokenization.
+        sentences: ``(first_token, last_token + 1)`` token ranges, covering every token in order.
+        layers: Span layers by name.
+        meta: Format-specific extras kept for round trips (PubTator title length, relation lines, ...).
+    """
+
+    id: str
+    text: str
+    tokens: list[tuple[int, int]] | None = None
+    sentences: list[tuple[int, int]] | None = None
+    layers: dict[str, list[Span]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    _starts: list[int] | None = field(default=None, repr=False, compare=False)
+    _ends: list[int] | None = field(default=None, repr=False, compare=False)
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+    @property
+    def is_tokenized(self) -> bool:
+        return self.tokens is not None
+
+    def set_tokens(self, tokens: list[tuple[int, int]], sentences: list[tuple[int, int]] | None = None) -> None:
+        """Set token offsets (and sentence ranges; one sentence over all tokens when ``None``)."""
+        self.tokens = tokens
+        self.sentences = sentences if sentences is not None else ([(0, len(tokens))] if tokens else [])
+        self._starts = self._ends = None
+
+    def words(self) -> list[str]:
+        """Return the token strings."""
+        text = self.text
+        return [text[s:e] for s, e in self._require_tokens()]
+
+    def sentence_words(self) -> list[list[str]]:
+        """Return the token strings of each sentence."""
+        words = self.words()
+        return [words[a:b] for a, b in self.sentences or []]
+
+    def _require_tokens(self) -> list[tuple[int, int]]:
+        if self.tokens is None:
+            raise ValueError(f"document {self.id} is not tokenized")
+        return self.tokens
+
+    def _index(self) -> tuple[list[int], list[int]]:
+        if self._starts is None or self._ends is None:
+            tokens = self._require_tokens()
+            self._starts = [s for s, _ in tokens]
+            self._ends = [e for _, e in tokens]
+        return self._starts, self._ends
+
+    def token_range(self, start: int, end: int) -> tuple[int, int] | None:
+        """Return the token range ``[i, j)`` whose characters are exactly ``[start, end)``, or ``None``."""
+        starts, ends = self._index()
+        i = bisect.bisect_left(starts, start)
+        j = bisect.bisect_left(ends, end)
+        if i < len(starts) and starts[i] == start and j < len(ends) and ends[j] == end and i <= j:
+            return i, j + 1
+        return None
+
+    def covering_token_range(self, start: int, end: int) -> tuple[int, int] | None:
+        """Return the smallest token range ``[i, j)`` that covers ``[start, end)``, or ``None`` if none does."""
+        starts, ends = self._index()
+        i = bisect.bisect_right(ends, start)  # first token ending after `start`
+        j = bisect.bisect_left(starts, end)  # first token starting at or after `end`
+        return (i, j) if i < j else None
+
+    def char_span(self, i: int, j: int) -> tuple[int, int]:
+        """Return the character offsets of the token range ``[i, j)``."""
+        tokens = self._require_tokens()
+        return tokens[i][0], tokens[j - 1][1]
+
+    def sentence_of_token(self) -> list[int]:
+        """Return, for each token, the index of its sentence."""
+        out = [0] * len(self._require_tokens())
+        for k, (a, b) in enumerate(self.sentences or []):
+            out[a:b] = [k] * (b - a)
+        return out
+
+    # -- layers ---------------------------------------------------------------------------------------------
+    def spans(self, layer: str) -> list[Span]:
+        """Return the spans of ``layer`` (empty when the layer does not exist)."""
+        return self.layers.get(layer, [])
+
+    def set_spans(self, layer: str, spans: Iterable[Span]) -> None:
+        """Replace ``layer`` with ``spans``, sorted by offsets, after checking they lie inside the text."""
+        spans = sorted(spans)
+        n = len(self.text)
+        for span in spans:
+            if not 0 <= span.start < span.end <= n:
+                raise ValueError(
+                    f"document {self.id}: span {span.start}-{span.end} ({span.label}) is outside the text "
+                    f"(0-{n}) or empty"
+                )
+        self.layers[layer] = spans
+
+    def span_text(self, span: Span) -> str:
+        return self.text[span.start : span.end]
+
+    def copy(self, layers: Sequence[str] | None = None) -> Document:
+        """Return a copy that shares the text and tokens, keeping only ``layers`` (all when ``None``)."""
+        kept = {k: list(v) for k, v in self.layers.items() if layers is None or k in layers}
+        return Document(self.id, self.text, self.tokens, self.sentences, kept, dict(self.meta))

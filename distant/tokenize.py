@@ -1,0 +1,125 @@
+"""Tokenization and sentence splitting for biomedical text, with exact character offsets.
+
+A blank spaCy English tokenizer whose rules split off every punctuation mark, so that entity boundaries
+inside hyphenated and parenthesised words ("cisplatin-induced", "5-FU/LV", "(R)-alpha-methylhistamine")
+fall on token boundaries, and a dictionary entry is tokenized the same way whatever its spacing. Numbers
+keep their decimal point and digit-group commas ("0.5", "1,2"), and dotted abbreviations ("i.v.", "e.g.",
+"et al.") stay whole so they do not end sentences.
+
+Sentences end after ``.``, ``!`` or ``?`` (with any closing brackets or quotes that follow), at line breaks,
+and at the section breaks a reader records (a PubTator title and its abstract).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import spacy
+from spacy.symbols import ORTH
+
+from distant.docs import Document
+
+ABBREVIATIONS = (
+    "e.g.", "i.e.", "i.v.", "i.p.", "i.m.", "i.c.v.", "s.c.", "p.o.", "b.i.d.", "t.i.d.", "q.i.d.", "q.d.",
+    "vs.", "approx.", "ca.", "cf.", "Fig.", "Figs.", "fig.", "Dr.", "Drs.", "Prof.", "No.", "no.", "Ref.",
+    "Refs.", "Eq.", "Vol.", "Suppl.", "resp.", "al.", "etc.", "Inc.", "Ltd.", "Co.", "Corp.", "St.", "Jr.",
+    "spp.", "sp.", "var.", "subsp.", "min.", "max.", "mol.", "wt.", "E.C.", "U.S.", "U.K.", "a.m.", "p.m.",
+)
+_SENTENCE_END = {".", "!", "?"}
+_CLOSERS = {")", "]", "}", '"', "'", "\u201d", "\u2019"}
+
+# Any single punctuation or symbol character (not a letter, digit, underscore or space).
+_PUNCT = r"[^\w\s]|_"
+# Infixes: every punctuation mark, except a '.' or ',' between two digits ("0.5", "1,2").
+_INFIX = re.compile(r"(?<!\d)[.,](?=\d)|(?<=\d)[.,](?!\d)|(?<!\d)[.,](?!\d)|[^\w\s.,]|_")
+
+
+@lru_cache(maxsize=1)
+def _spacy_tokenizer():
+    nlp = spacy.blank("en")
+    tokenizer = nlp.tokenizer
+    tokenizer.prefix_search = re.compile(rf"^(?:{_PUNCT})").search
+    tokenizer.suffix_search = re.compile(rf"(?:{_PUNCT})$").search
+    tokenizer.infix_finditer = _INFIX.finditer
+    tokenizer.token_match = None
+    tokenizer.url_match = None
+    # Replace spaCy's English exceptions (which split "can't", keep emoticons, ...) with our own.
+    tokenizer.rules = {}
+    for abbr in ABBREVIATIONS:
+        tokenizer.add_special_case(abbr, [{ORTH: abbr}])
+    return tokenizer
+
+
+class Tokenizer:
+    """Split text into tokens and sentences, returning character offsets into the original text."""
+
+    def __init__(self) -> None:
+        self._tokenizer = _spacy_tokenizer()
+
+    def words(self, text: str) -> list[str]:
+        """Return the token strings of ``text`` (used for dictionary entries and patterns)."""
+        return [t.text for t in self._tokenizer(text) if not t.is_space]
+
+    def tokenize(self, text: str, breaks: Sequence[int] = ()) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Return ``(tokens, sentences)``: token character offsets and sentence token ranges.
+
+        Args:
+            text: The text.
+            breaks: Character offsets where a new sentence must start (section boundaries).
+        """
+        tokens: list[tuple[int, int]] = []
+        newline_before: list[bool] = []
+        pending_newline = False
+        for t in self._tokenizer(text):
+            if t.is_space:
+                pending_newline = pending_newline or "\n" in t.text
+                continue
+            start = t.idx
+            tokens.append((start, start + len(t.text)))
+            # spaCy attaches a single trailing space to the previous token; a newline can hide there too.
+            newline_before.append(pending_newline or (start > 0 and text[start - 1] == "\n"))
+            pending_newline = False
+        return tokens, split_sentences(text, tokens, newline_before, breaks)
+
+    def __call__(self, doc: Document) -> Document:
+        """Tokenize ``doc`` in place (unless it already has tokens) and return it."""
+        if not doc.is_tokenized:
+            doc.set_tokens(*self.tokenize(doc.text, doc.meta.get("breaks", ())))
+        return doc
+
+    def pipe(self, docs: Iterable[Document]) -> Iterable[Document]:
+        """Tokenize each document that has no tokens yet."""
+        for doc in docs:
+            yield self(doc)
+
+
+def split_sentences(text: str, tokens: Sequence[tuple[int, int]], newline_before: Sequence[bool],
+                    breaks: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """Group tokens into sentences: after sentence-final punctuation, at line breaks and at ``breaks``."""
+    break_set = set(breaks)
+    sentences = []
+    first = 0
+    n = len(tokens)
+    ended = False  # the previous token closed a sentence (a closer may still follow)
+    for i, (s, e) in enumerate(tokens):
+        tok = text[s:e]
+        starts_new = i > first and (newline_before[i] or s in break_set or (ended and tok not in _CLOSERS))
+        if starts_new:
+            sentences.append((first, i))
+            first = i
+            ended = False
+        if tok in _SENTENCE_END:
+            ended = True
+        elif ended and tok not in _CLOSERS:
+            ended = False
+    if first < n:
+        sentences.append((first, n))
+    return sentences
+
+
+@lru_cache(maxsize=1)
+def default_tokenizer() -> Tokenizer:
+    """Return the shared tokenizer."""
+    return Tokenizer()
