@@ -1,0 +1,215 @@
+"""TOML configs mapped 1:1 onto typed dataclasses.
+
+An unknown key is an error naming the file, the dotted key and the closest valid key. Command-line
+overrides use one syntax, ``--set section.key=value``, where the value is read as a TOML value (falling back
+to a plain string). Relative paths in a config are resolved against the config file's folder, and
+``${DISTANT_DATA}`` expands to the data folder (default ``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from distant.errors import DistantError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+T = TypeVar("T")
+
+
+def data_dir() -> Path:
+    """Return the folder holding the shared corpora: ``$DISTANT_DATA``, else ``../shared/data``."""
+    env = os.environ.get("DISTANT_DATA")
+    return Path(env) if env else Path("../shared/data")
+
+
+def expand(value: str) -> str:
+    """Expand ``${DISTANT_DATA}`` and other environment variables in a config string."""
+    if "${DISTANT_DATA}" in value:
+        value = value.replace("${DISTANT_DATA}", str(data_dir()))
+    return os.path.expandvars(value)
+
+
+def load_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML file, turning syntax errors into a one-line :class:`DistantError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DistantError("config file not found", path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DistantError(f"expected UTF-8 text, found byte {e.object[e.start]:#x}", path) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        message = str(e).split(" (at line")[0]
+        raise DistantError(f"invalid TOML: {message}", path, line) from None
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides to a nested dict (in place) and return it."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise DistantError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise DistantError(f"--set {item!r}: {part!r} is a value, not a section")
+            node = child
+        node[parts[-1]] = _parse_value(raw.strip())
+    return data
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | None) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert what TOML cannot express (paths)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where, path, base)
+            except DistantError as e:
+                errors.append(e)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise DistantError(f"{where}: expected a table, found {value!r}", path)
+        return build(tp, value, path=path, prefix=f"{where}.", base=base)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise DistantError(f"{where}: expected a list, found {value!r}", path)
+        (arg,) = typing.get_args(tp)[:1] or (Any,)
+        return [_coerce(v, arg, f"{where}[{i}]", path, base) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise DistantError(f"{where}: expected a table, found {value!r}", path)
+        return dict(value)
+    if tp is Path:
+        if not isinstance(value, str):
+            raise DistantError(f"{where}: expected a path string, found {value!r}", path)
+        p = Path(expand(value))
+        return p if p.is_absolute() or base is None else base / p
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool) or tp in (int, float, str) and (
+        not isinstance(value, tp) or isinstance(value, bool)
+    ):
+        raise DistantError(f"{where}: expected {_type_name(tp)}, found {value!r}", path)
+    if tp is str:
+        return expand(value)
+    return value
+
+
+def build(cls: type[T], data: dict[str, Any], *, path: str | os.PathLike | None = None, prefix: str = "",
+          base: Path | None = None) -> T:
+    """Build the dataclass ``cls`` from ``data``; unknown keys and wrong types are :class:`DistantError`.
+
+    Args:
+        cls: A dataclass type; nested dataclass fields are built from sub-tables.
+        data: The parsed TOML table.
+        path: The config file, named in error messages.
+        prefix: Dotted prefix of this table, for error messages.
+        base: Folder that relative paths are resolved against (the config file's folder).
+    """
+    path = None if path is None else Path(path)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            raise DistantError(
+                f"unknown key '{prefix}{key}'{hint} (valid keys: {', '.join(sorted(fields))})", path
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}", path, base)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise DistantError(f"{prefix.rstrip('.') or 'config'}: {e}", path) from None
+    except ValueError as e:  # __post_init__ validation
+        raise DistantError(str(e), path) from None
+
+
+def to_dict(obj: Any) -> Any:
+    """Turn a config dataclass back into plain TOML-able data (paths as strings, ``None`` dropped)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if getattr(obj, f.name) is not None}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """Serialise plain nested data (tables, lists, scalars) as TOML."""
+    lines: list[str] = []
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    def table(name: str, d: dict[str, Any]) -> None:
+        plain = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_table_list(v)}
+        if name:
+            lines.append(f"\n[{name}]")
+        lines.extend(f"{k} = {scalar(v)}" for k, v in plain.items())
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}" if name else k, v)
+            elif _is_table_list(v):
+                for item in v:
+                    lines.append(f"\n[[{name + '.' if name else ''}{k}]]")
+                    lines.extend(f"{kk} = {scalar(vv)}" for kk, vv in item.items())
+
+    table("", data)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _is_table_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
