@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import sys
 import types
 import typing
@@ -52,8 +53,9 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        message = str(e).split(" (at line")[0]
+        found = re.search(r"\(at line (\d+)", str(e))
+        line = int(found.group(1)) if found else None
+        message = str(e).split(" (at ")[0]
         raise DistantError(f"invalid TOML: {message}", path, line) from None
 
 

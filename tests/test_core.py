@@ -1,0 +1,189 @@
+"""Document model, tag schemes, tokenizer, config mapping and strict evaluation."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from distant.config import apply_overrides, build, dump_toml, load_toml, to_dict
+from distant.docs import Document, Span
+from distant.errors import DistantError
+from distant.evaluate import evaluate
+from distant.tags import TagError, spans_to_tags, split_tag, tags_to_spans
+from distant.tokenize import default_tokenizer
+
+
+# -- tokenizer ------------------------------------------------------------------------------------------------
+def test_tokens_are_exact_character_offsets():
+    text = "Cisplatin-induced nephrotoxicity, e.g. i.v. 5-FU/LV (0.5 mg/kg).\nNew  line"
+    tokens, sentences = default_tokenizer().tokenize(text)
+    words = [text[s:e] for s, e in tokens]
+    assert words[:4] == ["Cisplatin", "-", "induced", "nephrotoxicity"]
+    assert "e.g." in words and "i.v." in words and "0.5" in words
+    assert all(text[s:e].strip() == text[s:e] and s < e for s, e in tokens)
+    # every non-space character is inside exactly one token
+    covered = "".join(text[s:e] for s, e in tokens)
+    assert covered == "".join(text.split())
+    assert [words[a] for a, _ in sentences] == ["Cisplatin", "New"]
+
+
+def test_dictionary_spacing_does_not_matter():
+    tok = default_tokenizer()
+    assert tok.words("( R)-alpha - methylhistamine") == tok.words("(R)-alpha-methylhistamine")
+
+
+def test_sentence_breaks_after_title_and_closers():
+    text = 'Title without a period Abstract says "done." Next one (see above.) Last'
+    tokens, sentences = default_tokenizer().tokenize(text, breaks=[23])
+    firsts = [text[tokens[a][0]:tokens[a][1]] for a, _ in sentences]
+    assert firsts == ["Title", "Abstract", "Next", "Last"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
+def test_tokenizer_offsets_property(text):
+    tokens, sentences = default_tokenizer().tokenize(text)
+    previous_end = 0
+    for s, e in tokens:
+        assert previous_end <= s < e <= len(text)
+        previous_end = e
+    assert "".join(text[s:e] for s, e in tokens) == "".join(text.split())
+    assert sum(b - a for a, b in sentences) == len(tokens)
+
+
+# -- documents --------------------------------------------------------------------------------------------
+def test_token_range_and_span_validation():
+    doc = Document("d", "aspirin and heart failure")
+    default_tokenizer()(doc)
+    assert doc.token_range(12, 25) == (2, 4)
+    assert doc.token_range(13, 25) is None
+    assert doc.covering_token_range(13, 20) == (2, 4)
+    with pytest.raises(ValueError, match="outside the text"):
+        doc.set_spans("gold", [Span(20, 40, "Disease")])
+
+
+# -- tags ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scheme", ["IOB2", "IOB1", "IOBES", "IO"])
+def test_spans_tags_round_trip(scheme):
+    spans = [(0, 2, "A"), (2, 3, "A"), (4, 5, "B")] if scheme != "IO" else [(0, 2, "A"), (4, 5, "B")]
+    tags = spans_to_tags(6, spans, scheme)
+    assert tags_to_spans(tags, scheme) == spans
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.sampled_from("AB"), st.booleans()), max_size=8),
+       st.sampled_from(["IOB2", "IOB1", "IOBES"]))
+def test_spans_tags_round_trip_property(pieces, scheme):
+    spans, pos = [], 0
+    for length, label, gap in pieces:
+        pos += gap
+        spans.append((pos, pos + length, label))
+        pos += length
+    assert tags_to_spans(spans_to_tags(pos + 1, spans, scheme), scheme) == spans
+
+
+def test_malformed_tags_are_errors():
+    for bad in ["I-", "X-Foo", "B", "S-Chem"]:
+        with pytest.raises(TagError):
+            split_tag(bad, "IOB2")
+    assert split_tag("L-Chem", "IOBES") == ("E", "Chem")
+
+
+# -- evaluation vs seqeval ----------------------------------------------------------------------------------
+def _doc_from_sentences(doc_id: str, sentences: list[list[str]], layer: str, tags: list[list[str]]) -> Document:
+    text_parts, tokens, sents, spans, offset = [], [], [], [], 0
+    for words, sent_tags in zip(sentences, tags):
+        first = len(tokens)
+        for w in words:
+            tokens.append((offset, offset + len(w)))
+            offset += len(w) + 1
+        sents.append((first, len(tokens)))
+        for i, j, label in tags_to_spans(sent_tags):
+            spans.append(Span(tokens[first + i][0], tokens[first + j - 1][1], label))
+    text = " ".join(w for words in sentences for w in words)
+    doc = Document(doc_id, text)
+    doc.set_tokens(tokens, sents)
+    doc.set_spans(layer, spans)
+    return doc
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_evaluate_equals_seqeval_strict(seed):
+    rng = random.Random(seed)
+    tagset = ["O", "O", "O", "B-Chem", "I-Chem", "B-Dis", "I-Dis", "I-Gene"]
+    sentences = [[f"w{rng.randrange(50)}" for _ in range(rng.randint(1, 12))] for _ in range(rng.randint(1, 15))]
+    gold_tags = [[rng.choice(tagset) for _ in s] for s in sentences]
+    pred_tags = [[t if rng.random() < 0.7 else rng.choice(tagset) for t in s] for s in gold_tags]
+    gold = _doc_from_sentences("d", sentences, "gold", gold_tags)
+    pred = _doc_from_sentences("d", sentences, "pred", pred_tags)
+    ours = evaluate([gold], [pred]).as_dict()
+    report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
+                                   zero_division=0)
+    assert ours["micro"]["support"] == report["micro avg"]["support"]
+    for key in ("precision", "recall", "f1"):
+        assert ours["micro"][key] == pytest.approx(report["micro avg"][f"{key}-score" if key == "f1" else key])
+    for label, scores in ours["per_type"].items():
+        if label in report:
+            assert scores["f1"] == pytest.approx(report[label]["f1-score"])
+            assert scores["support"] == report[label]["support"]
+
+
+def test_evaluate_counts_errors_and_rejects_mismatched_documents():
+    gold = Document("d1", "aspirin causes ulcers")
+    gold.set_spans("gold", [Span(0, 7, "Chemical"), Span(15, 21, "Disease")])
+    pred = Document("d1", gold.text)
+    pred.set_spans("pred", [Span(0, 7, "Disease"), Span(15, 21, "Disease")])
+    result = evaluate([gold], [pred])
+    assert (result.micro.tp, result.micro.fp, result.micro.fn) == (1, 1, 1)
+    assert {e.category for e in result.errors} == {"type"}
+    with pytest.raises(DistantError, match="text differs"):
+        evaluate([gold], [Document("d1", "aspirin causes ulcer.")])
+    with pytest.raises(DistantError, match="no prediction"):
+        evaluate([gold], [Document("d2", gold.text)])
+
+
+# -- config -------------------------------------------------------------------------------------------------
+@dataclass
+class Inner:
+    size: int = 1
+    path: Path | None = None
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    rate: float = 0.1
+    names: list[str] = field(default_factory=list)
+
+
+def test_config_unknown_key_names_file_key_and_closest(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[inner]\nsise = 3\n")
+    with pytest.raises(DistantError) as e:
+        build(Outer, load_toml(cfg), path=cfg)
+    assert "c.toml" in str(e.value) and "inner.sise" in str(e.value) and "inner.size" in str(e.value)
+
+
+def test_config_types_overrides_and_dump(tmp_path):
+    data = apply_overrides({"inner": {"size": 2}}, ["inner.path=data/x.txt", "rate=0.5", "names=['a','b']"])
+    obj = build(Outer, data, base=tmp_path)
+    assert obj.inner.path == tmp_path / "data/x.txt" and obj.rate == 0.5 and obj.names == ["a", "b"]
+    with pytest.raises(DistantError, match="expected int"):
+        build(Outer, {"inner": {"size": "big"}})
+    cfg = tmp_path / "again.toml"
+    cfg.write_text(dump_toml(to_dict(obj)))
+    assert build(Outer, load_toml(cfg)) == obj
+
+
+def test_config_syntax_error_names_line(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("a = 1\nb = = 2\n")
+    with pytest.raises(DistantError) as e:
+        load_toml(cfg)
+    assert "bad.toml:2" in str(e.value)
