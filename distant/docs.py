@@ -142,7 +142,7 @@ class Document:
 
     def set_spans(self, layer: str, spans: Iterable[Span]) -> None:
         """Replace ``layer`` with ``spans``, sorted by offsets, after checking they lie inside the text."""
-        spans = sorted(spans)
+        spans = sorted(spans, key=Span.key)
         n = len(self.text)
         for span in spans:
             if not 0 <= span.start < span.end <= n:

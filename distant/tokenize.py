@@ -111,12 +111,19 @@ def split_sentences(text: str, tokens: Sequence[tuple[int, int]], newline_before
             first = i
             ended = False
         if tok in _SENTENCE_END:
-            ended = True
+            # "T. chebula", "J. Smith": a period after a single capital letter is an initial, not an end.
+            initial = tok == "." and i > 0 and tokens[i - 1][1] == s and _is_initial(text, tokens[i - 1])
+            ended = not initial
         elif ended and tok not in _CLOSERS:
             ended = False
     if first < n:
         sentences.append((first, n))
     return sentences
+
+
+def _is_initial(text: str, token: tuple[int, int]) -> bool:
+    s, e = token
+    return e - s == 1 and text[s].isupper() and (s == 0 or not text[s - 1].isalnum())
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ _UNSAFE_ID = set('/\\:*?"<>|\0')
 
 
 def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Document]:
-    """Read documents from a one-document-per-line file or a folder of ``.txt`` files (``layer``, ``scheme``: unused)."""
+    """Read a one-document-per-line file or a folder of ``.txt`` files (``layer``, ``scheme``: unused)."""
     path = Path(path)
     if path.is_dir():
         return _read_folder(path)

@@ -1,0 +1,174 @@
+"""JSON Lines: one document per line, with every span layer. The lossless format between stages.
+
+::
+
+    {"id": "8701013", "text": "Famotidine-associated delirium.",
+     "tokens": [[0, 10], [10, 11], ...], "sentences": [[0, 5]],
+     "spans": {"gold": [{"start": 0, "end": 10, "label": "Chemical", "source": "gold", "kb_id": "D015738"}]},
+     "meta": {"title_length": 31}}
+
+``tokens``, ``sentences`` and ``meta`` are optional; so are a span's ``source``, ``kb_id`` and ``score``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from distant.atomic import atomic_open
+from distant.docs import GOLD, PRED, Document, Span
+from distant.errors import DistantError
+from distant.formats.lines import iter_lines
+
+EXPECTED = "a JSON Lines file (one JSON object per line with \"id\" and \"text\")"
+
+
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Document]:
+    """Read documents with all their layers (``layer``, ``scheme``: unused; the file names its layers).
+
+    Raises:
+        DistantError: a line that is not a JSON object, a field of the wrong type, offsets outside the text, or
+            any error of :func:`~distant.formats.lines.iter_lines`.
+    """
+    path = Path(path)
+    docs = []
+    for number, line in iter_lines(path, EXPECTED):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected one JSON object per "
+                               "line", path, number) from None
+        try:
+            docs.append(_document(obj))
+        except _FieldError as e:
+            raise DistantError(str(e), path, number) from None
+    return docs
+
+
+class _FieldError(ValueError):
+    """A field with the wrong type or value (the reader adds file and line)."""
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, expected: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, kind):  # JSON true/false are never a valid value here
+        raise _FieldError(f"found {where} = {_show(value)}, expected {expected}")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _offsets(value: Any, where: str, limit: int, what: str) -> tuple[int, int]:
+    """Check a ``[a, b]`` pair with ``0 <= a < b <= limit`` (``a <= b`` for sentences)."""
+    pair = _expect(value, list, where, f"a pair [start, end] of {what}")
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise _FieldError(f"found {where} = {_show(value)}, expected a pair [start, end] of {what}")
+    a, b = pair
+    if not 0 <= a < b <= limit:
+        raise _FieldError(f"found {where} = {_show(value)}, expected 0 <= start < end <= {limit}")
+    return a, b
+
+
+def _document(obj: Any) -> Document:
+    _expect(obj, dict, "the line", "a JSON object")
+    unknown = set(obj) - {"id", "text", "tokens", "sentences", "spans", "meta"}
+    if unknown:
+        raise _FieldError(f"found key {sorted(unknown)[0]!r}, expected only id, text, tokens, sentences, spans, meta")
+    if "id" not in obj or "text" not in obj:
+        raise _FieldError(f"found no {'id' if 'id' not in obj else 'text'!r} key, expected \"id\" and \"text\"")
+    doc_id = _expect(obj["id"], str, "id", "a string")
+    text = _expect(obj["text"], str, "text", "a string")
+    meta = _expect(obj.get("meta", {}), dict, "meta", "an object")
+    doc = Document(doc_id, text, meta=meta)
+    if "tokens" in obj:
+        tokens = [_offsets(t, f"tokens[{k}]", len(text), "character offsets")
+                  for k, t in enumerate(_expect(obj["tokens"], list, "tokens", "a list of [start, end]"))]
+        for k in range(1, len(tokens)):
+            if tokens[k][0] < tokens[k - 1][1]:
+                raise _FieldError(f"found tokens[{k}] = {list(tokens[k])} starting before the end of the token "
+                                  "before it, expected tokens in order, not overlapping")
+        sentences = None
+        if "sentences" in obj:
+            raw = _expect(obj["sentences"], list, "sentences", "a list of [first_token, last_token + 1]")
+            sentences = [_offsets(s, f"sentences[{k}]", len(tokens), "token indices") for k, s in enumerate(raw)]
+            covered = [i for a, b in sentences for i in range(a, b)]
+            if covered != list(range(len(tokens))):
+                raise _FieldError(f"found sentences that do not cover the {len(tokens)} tokens once each in order, "
+                                  "expected consecutive token ranges from 0")
+        doc.set_tokens(tokens, sentences)
+    elif "sentences" in obj:
+        raise _FieldError("found sentences without tokens, expected tokens too (sentences are token ranges)")
+    layers = _expect(obj.get("spans", {}), dict, "spans", "an object {layer: [span, ...]}")
+    for name, spans in layers.items():
+        where = f"spans.{name}"
+        items = _expect(spans, list, where, "a list of spans")
+        doc.layers[name] = sorted((_span(s, f"{where}[{k}]", len(text)) for k, s in enumerate(items)),
+                                  key=Span.key)
+    return doc
+
+
+def _span(obj: Any, where: str, limit: int) -> Span:
+    _expect(obj, dict, where, "an object with start, end and label")
+    for key in ("start", "end", "label"):
+        if key not in obj:
+            raise _FieldError(f"found no {key!r} in {where}, expected start, end and label")
+    unknown = set(obj) - {"start", "end", "label", "source", "kb_id", "score"}
+    if unknown:
+        raise _FieldError(f"found key {sorted(unknown)[0]!r} in {where}, expected only start, end, label, source, "
+                          "kb_id, score")
+    start, end = _offsets([obj["start"], obj["end"]], f"{where}.start/end", limit, "character offsets")
+    label = _expect(obj["label"], str, f"{where}.label", "a string")
+    source = _expect(obj.get("source", ""), str, f"{where}.source", "a string")
+    kb_id = _expect(obj.get("kb_id"), (str, type(None)), f"{where}.kb_id", "a string or null")
+    score = _expect(obj.get("score"), (int, float, type(None)), f"{where}.score", "a number or null")
+    if score is not None and not math.isfinite(score):
+        raise _FieldError(f"found {where}.score = {score}, expected a finite number")
+    return Span(start, end, label, source, kb_id, None if score is None else float(score))
+
+
+def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+    """Write documents with all their layers (``layer``, ``scheme``: unused).
+
+    Raises:
+        DistantError: a document whose ``meta`` cannot be written as JSON.
+    """
+    path = Path(path)
+    with atomic_open(path) as f:
+        for doc in docs:
+            try:
+                line = json.dumps(to_json(doc), ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                raise DistantError(f"document {doc.id}: cannot write as JSON ({e}); expected JSON values in meta "
+                                   "and finite scores", path) from None
+            f.write(line)
+            f.write("\n")
+
+
+def to_json(doc: Document) -> dict[str, Any]:
+    """Return the JSON object of a document (what one line of the file holds)."""
+    obj: dict[str, Any] = {"id": doc.id, "text": doc.text}
+    if doc.tokens is not None:
+        obj["tokens"] = [[s, e] for s, e in doc.tokens]
+        obj["sentences"] = [[a, b] for a, b in doc.sentences or []]
+    obj["spans"] = {name: [_span_json(s) for s in spans] for name, spans in doc.layers.items()}
+    if doc.meta:
+        obj["meta"] = doc.meta
+    return obj
+
+
+def _span_json(span: Span) -> dict[str, Any]:
+    obj: dict[str, Any] = {"start": span.start, "end": span.end, "label": span.label}
+    if span.source:
+        obj["source"] = span.source
+    if span.kb_id is not None:
+        obj["kb_id"] = span.kb_id
+    if span.score is not None:
+        obj["score"] = span.score
+    return obj
