@@ -1,0 +1,246 @@
+"""Aggregation: several labelers' layers -> one ``pseudo`` layer, and the tags each token may take.
+
+An aggregator is a class with one method, :meth:`Aggregator.combine`, so a probabilistic label model can
+be added beside the two here:
+
+* :class:`PriorityAggregator`: layers in priority order, the first labeler that covers a token wins; an
+  ``O`` span (an exclusion) vetoes lower-priority entity spans over its tokens.
+* :class:`VoteAggregator`: token-level majority vote over IOB2 tags (ties go to the higher-priority layer);
+  ``-`` spans abstain.
+
+The pseudo layer holds entity spans (a type, or ``A|B``), ``O`` spans (explicit "not an entity") and ``-``
+spans (any tag). Tokens no span covers are O, or unknown when ``unmatched = "unknown"`` (then ``-`` spans are
+written over them so the layer says so itself). :func:`allowed_tags` turns this into the per-token tag
+masks the partial-label CRF consumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from distant.docs import O, PSEUDO, UNKNOWN, Document, Span
+from distant.tags import split_tag, tags_to_spans
+from distant.tokenize import default_tokenizer
+
+METHODS = ("priority", "vote")
+UNMATCHED = ("O", "unknown")
+
+
+@dataclass
+class AggregateOptions:
+    """The ``[aggregate]`` table of a labeling config.
+
+    Attributes:
+        method: ``priority`` or ``vote``.
+        layers: Layers to combine, highest priority first (default: every labeler, in config order).
+        unmatched: What tokens no labeler covers are: ``O`` or ``unknown``.
+        output: The layer written.
+    """
+
+    method: str = "priority"
+    layers: list[str] | None = None
+    unmatched: str = "O"
+    output: str = PSEUDO
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"aggregate.method: expected one of {', '.join(METHODS)}, found {self.method!r}")
+        if self.unmatched not in UNMATCHED:
+            raise ValueError(f"aggregate.unmatched: expected one of {', '.join(UNMATCHED)}, found {self.unmatched!r}")
+
+
+def _token_ranges(doc: Document, spans: Sequence[Span]) -> list[tuple[int, int, Span]]:
+    out = []
+    for span in spans:
+        rng = doc.token_range(span.start, span.end) or doc.covering_token_range(span.start, span.end)
+        if rng is not None:
+            out.append((rng[0], rng[1], span))
+    return out
+
+
+class Aggregator:
+    """Combine ``layers`` of a document into ``output``; subclasses implement :meth:`combine`.
+
+    Args:
+        layers: Layer names, highest priority first.
+        unmatched: ``O`` or ``unknown`` for tokens no span covers.
+        output: The layer written.
+    """
+
+    def __init__(self, layers: Sequence[str], *, unmatched: str = "O", output: str = PSEUDO) -> None:
+        if unmatched not in UNMATCHED:
+            raise ValueError(f"unmatched: expected one of {', '.join(UNMATCHED)}, found {unmatched!r}")
+        self.layers = list(layers)
+        self.unmatched = unmatched
+        self.output = output
+
+    def combine(self, doc: Document) -> list[Span]:
+        """Return the non-overlapping spans of the aggregated layer of the tokenized ``doc``."""
+        raise NotImplementedError
+
+    def __call__(self, doc: Document) -> Document:
+        """Write the aggregated layer into ``doc`` and return it."""
+        if not doc.is_tokenized:
+            default_tokenizer()(doc)
+        spans = self.combine(doc)
+        if self.unmatched == "unknown":
+            spans = spans + _gaps(doc, spans, self.output)
+        doc.set_spans(self.output, spans)
+        return doc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(layers={self.layers!r}, unmatched={self.unmatched!r})"
+
+
+def _gaps(doc: Document, spans: Sequence[Span], source: str) -> list[Span]:
+    """Return ``-`` spans over the runs of tokens (within a sentence) that no span covers."""
+    covered = bytearray(len(doc.tokens))
+    for i, j, _ in _token_ranges(doc, spans):
+        covered[i:j] = b"\x01" * (j - i)
+    out = []
+    for a, b in doc.sentences or []:
+        i = a
+        while i < b:
+            if covered[i]:
+                i += 1
+                continue
+            j = i
+            while j < b and not covered[j]:
+                j += 1
+            out.append(Span(*doc.char_span(i, j), UNKNOWN, source))
+            i = j
+    return out
+
+
+class PriorityAggregator(Aggregator):
+    """The first layer (in priority order) that covers a token decides it.
+
+    Within a layer, ``O`` spans come first, then longer spans before shorter ones.
+    """
+
+    def combine(self, doc: Document) -> list[Span]:
+        taken = bytearray(len(doc.tokens))
+        out = []
+        for layer in self.layers:
+            ranges = _token_ranges(doc, doc.spans(layer))
+            ranges.sort(key=lambda r: (r[2].label != O, r[0] - r[1], r[0]))
+            for i, j, span in ranges:
+                if not any(taken[i:j]):
+                    taken[i:j] = b"\x01" * (j - i)
+                    out.append(span)
+        return out
+
+
+class VoteAggregator(Aggregator):
+    """Token-level majority vote over IOB2 tags; ``-`` spans abstain; ties go to the higher priority."""
+
+    def combine(self, doc: Document) -> list[Span]:
+        n = len(doc.tokens)
+        votes: list[dict[str, list[int]]] = [{} for _ in range(n)]  # tag -> [count, -first layer rank]
+        unknown = bytearray(n)
+        for rank, layer in enumerate(self.layers):
+            taken = bytearray(n)
+            ranges = _token_ranges(doc, doc.spans(layer))
+            ranges.sort(key=lambda r: (r[2].label != O, r[0] - r[1], r[0]))
+            for i, j, span in ranges:
+                if any(taken[i:j]):
+                    continue
+                taken[i:j] = b"\x01" * (j - i)
+                if span.label == UNKNOWN:
+                    unknown[i:j] = b"\x01" * (j - i)
+                    continue
+                for k in range(i, j):
+                    tag = O if span.label == O else f"{'B' if k == i else 'I'}-{span.label}"
+                    vote = votes[k].setdefault(tag, [0, -rank])
+                    vote[0] += 1
+        tags = [max(v.items(), key=lambda kv: kv[1])[0] if v else None for v in votes]
+        # An I-X that does not continue an X entity starts one.
+        for k, tag in enumerate(tags):
+            if tag and tag.startswith("I-") and (k == 0 or tags[k - 1] is None or tags[k - 1][2:] != tag[2:]):
+                tags[k] = "B-" + tag[2:]
+        source = self.output
+        out = [Span(*doc.char_span(i, j), label, source)
+               for i, j, label in tags_to_spans([t if t and t != O else O for t in tags])]
+        for state, label in ((O, O), (None, UNKNOWN)):
+            k = 0
+            while k < n:
+                is_run = tags[k] == state and (state == O or unknown[k])
+                if not is_run:
+                    k += 1
+                    continue
+                j = k
+                while j < n and tags[j] == state and (state == O or unknown[j]):
+                    j += 1
+                out.append(Span(*doc.char_span(k, j), label, source))
+                k = j
+        return out
+
+
+AGGREGATORS: dict[str, type[Aggregator]] = {"priority": PriorityAggregator, "vote": VoteAggregator}
+
+
+def build_aggregator(options: AggregateOptions, default_layers: Sequence[str]) -> Aggregator:
+    """Build the aggregator an ``[aggregate]`` table describes."""
+    layers = options.layers if options.layers is not None else default_layers
+    return AGGREGATORS[options.method](layers, unmatched=options.unmatched, output=options.output)
+
+
+def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
+                 unmatched: str = "O") -> list[list[bool]]:
+    """Return, for each token of ``doc``, which of ``tag_names`` it may take under ``layer``.
+
+    A typed span allows exactly its own tags (``B-X`` then ``I-X``; ``S-``/``E-`` too when the tag set is
+    IOBES); ``A|B`` allows the tags of any of its types; ``-`` allows every tag; ``O`` spans and uncovered
+    tokens allow only ``O`` (every tag when ``unmatched = "unknown"``).
+
+    Args:
+        doc: A tokenized document.
+        tag_names: The tag set, e.g. ``["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]``.
+        layer: The layer read.
+        unmatched: ``O`` or ``unknown`` for tokens no span covers.
+    """
+    if unmatched not in UNMATCHED:
+        raise ValueError(f"unmatched: expected one of {', '.join(UNMATCHED)}, found {unmatched!r}")
+    names = list(tag_names)
+    if O not in names:
+        raise ValueError(f"tag_names must contain {O!r}, found {names}")
+    index = {t: k for k, t in enumerate(names)}
+    scheme = "IOBES" if any(t[:2] in ("S-", "E-") for t in names) else "IOB2"
+    role_of: dict[str, dict[str, list[int]]] = {}  # type -> role -> tag indices
+    for k, t in enumerate(names):
+        prefix, label = split_tag(t, scheme)
+        if label is not None:
+            role_of.setdefault(label, {}).setdefault(prefix, []).append(k)
+    n = len(doc.tokens or [])
+    every = [True] * len(names)
+    only_o = [False] * len(names)
+    only_o[index[O]] = True
+    rows = [list(every if unmatched == "unknown" else only_o) for _ in range(n)]
+    for i, j, span in _token_ranges(doc, doc.spans(layer)):
+        if span.label == UNKNOWN:
+            for k in range(i, j):
+                rows[k] = list(every)
+            continue
+        if span.label == O:
+            for k in range(i, j):
+                rows[k] = list(only_o)
+            continue
+        for k in range(i, j):
+            if j - i == 1:
+                roles = ("S",) if scheme == "IOBES" else ("B",)
+            elif k == i:
+                roles = ("B",)
+            elif k == j - 1:
+                roles = ("E",) if scheme == "IOBES" else ("I",)
+            else:
+                roles = ("I",)
+            row = [False] * len(names)
+            for label in span.label.split("|"):
+                for role in roles:
+                    for t in role_of.get(label, {}).get(role, ()):
+                        row[t] = True
+            if not any(row):
+                row = list(only_o)  # a type outside the tag set: the tagger cannot tag it anyway
+            rows[k] = row
+    return rows

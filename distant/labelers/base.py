@@ -1,0 +1,83 @@
+"""The labeler contract: a small named class with one method that yields spans.
+
+A labeler finds spans in a tokenized document; the base class tokenizes the document when needed, checks
+every span (inside the text, on token boundaries) and stores the valid ones in ``doc.layers[name]``. A span
+that is not on token boundaries is counted and reported once per document, never dropped without a word.
+
+Span labels follow :mod:`distant.docs`: an entity type (``Chemical``), several types joined by ``|``
+(``Chemical|Disease``: an entity of one of these types, never O), :data:`~distant.docs.O` (explicitly not
+an entity) or :data:`~distant.docs.UNKNOWN` (the tokens may take any tag).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from distant.docs import O, UNKNOWN, Document, Span
+from distant.tokenize import default_tokenizer
+
+logger = logging.getLogger(__name__)
+
+TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")  # an entity type such as Chemical or Gene_or_protein
+
+
+def is_type_name(label: str) -> bool:
+    """Return whether ``label`` is a valid entity type name (not ``O``, not ``-``)."""
+    return label != O and TYPE_NAME.fullmatch(label) is not None
+
+
+def label_types(label: str) -> list[str]:
+    """Return the entity types a span label allows: ``[]`` for O and unknown, ``["A", "B"]`` for ``A|B``."""
+    if label == O or label == UNKNOWN:
+        return []
+    return label.split("|")
+
+
+def join_types(types: Iterable[str]) -> str:
+    """Return the label for a span of any of ``types`` (sorted, ``|``-joined)."""
+    return "|".join(sorted(set(types)))
+
+
+class Labeler:
+    """Base class: subclasses set :attr:`name` and implement :meth:`find_spans`.
+
+    Attributes:
+        name: The layer this labeler writes and the ``source`` of its spans.
+        misaligned: Spans rejected so far because they were not on token boundaries (or outside the text).
+    """
+
+    type_name: ClassVar[str] = ""  # the registry name ("dictionary", "pattern", ...)
+    Options: ClassVar[type | None] = None  # the options dataclass a config table is built into
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.misaligned = 0
+
+    def find_spans(self, doc: Document) -> Iterable[Span]:
+        """Yield the spans this labeler finds in the tokenized ``doc``."""
+        raise NotImplementedError
+
+    def __call__(self, doc: Document) -> Document:
+        """Tokenize ``doc`` if needed, find, check and store spans in ``doc.layers[self.name]``."""
+        if not doc.is_tokenized:
+            default_tokenizer()(doc)
+        n = len(doc.text)
+        kept: list[Span] = []
+        bad = 0
+        for span in self.find_spans(doc):
+            if not 0 <= span.start < span.end <= n or doc.token_range(span.start, span.end) is None:
+                bad += 1
+                continue
+            kept.append(span if span.source == self.name else span.with_(source=self.name))
+        if bad:
+            self.misaligned += bad
+            logger.warning("document %s: labeler %s produced %d span(s) not on token boundaries; skipped",
+                           doc.id, self.name, bad)
+        doc.set_spans(self.name, kept)
+        return doc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

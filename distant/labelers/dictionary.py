@@ -1,0 +1,401 @@
+"""Dictionary labeling: typed entries and untyped phrases matched on token boundaries.
+
+Files:
+    * typed dictionaries, one entry a line: ``Type<TAB>surface[<TAB>kb_id]``; a surface listed with several
+      types gets the label ``A|B`` (an entity of one of these types, never O);
+    * untyped phrase lists ("unknown", like AutoNER's ``dict_full``), one phrase a line: a match is labeled
+      :data:`~distant.docs.UNKNOWN` (its tokens may take any tag, O included);
+    * stop words, one a line: single-token matches of these are skipped.
+
+Blank lines and lines starting with ``#`` are ignored.
+
+How matching works: entries are tokenized with the project tokenizer (so ``( R)-alpha - methylhistamine``
+and ``(R)-alpha-methylhistamine`` are the same entry) and each token normalised
+(:class:`~distant.labelers.normalize.Normalizer`); a key is the normalised tokens joined by single spaces,
+with a space either side. A document's tokens are normalised the same way and joined the same way, and one
+Aho-Corasick pass (pyahocorasick) over that string finds every key. Because keys begin and end with a
+space, and spaces only separate tokens, every match starts and ends on a token boundary: a match inside a
+word is impossible. Offsets in the joined string map back to token indices through the array of token
+start positions.
+
+Overlaps: ``longest`` keeps the non-overlapping set of matches with the largest sum of squared lengths
+(in tokens), AutoNER-style, by weighted interval scheduling; ``all`` keeps every match. Typed matches are
+chosen first; an untyped match is kept only where it overlaps no chosen typed match.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import add
+from pathlib import Path
+
+import ahocorasick
+
+from distant.docs import UNKNOWN, Document, Span
+from distant.errors import DistantError
+from distant.labelers.base import Labeler, is_type_name, join_types
+from distant.labelers.normalize import Normalizer, hyphen_variants, plural_variant
+from distant.tokenize import Tokenizer, default_tokenizer
+
+logger = logging.getLogger(__name__)
+
+OVERLAP_POLICIES = ("longest", "all")
+PLURAL_POLICIES = ("add", "fold", "off")
+Match = tuple[int, int, int]  # (first token, last token + 1, entry id)
+
+
+# -- reading files ------------------------------------------------------------------------------------------
+def read_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` for each non-blank, non-comment line of a UTF-8 file.
+
+    Raises:
+        DistantError: the file is missing, is not UTF-8 (naming the line) or has no entry.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DistantError(f"{what} not found", path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DistantError(f"expected UTF-8 text, found byte {data[e.start]:#x}", path, line) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    found = False
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line.strip() or line.startswith("#"):
+            continue
+        found = True
+        yield number, line
+    if not found:
+        raise DistantError(f"empty {what}: expected at least one entry", path)
+
+
+def _clip(text: str, limit: int = 50) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_dictionary(path: str | Path) -> list[tuple[str, str, str | None]]:
+    """Read a typed dictionary: ``Type<TAB>surface[<TAB>kb_id]`` lines -> ``(type, surface, kb_id)``."""
+    entries = []
+    expected = "expected Type<TAB>surface[<TAB>kb_id]"
+    for number, line in read_lines(path, "dictionary"):
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise DistantError(f"{expected}, found {_clip(line)!r} (no tab)", path, number)
+        if len(fields) > 3:
+            raise DistantError(f"{expected}, found {len(fields)} tab-separated columns", path, number)
+        label, surface = fields[0].strip(), fields[1].strip()
+        if not label:
+            raise DistantError(f"{expected}, found an empty type column", path, number)
+        if not is_type_name(label):
+            raise DistantError(
+                f"{expected}, found type {_clip(label)!r}: a type starts with a letter and has only letters, "
+                "digits, '_' and '.' (and is not O)", path, number)
+        if not surface:
+            raise DistantError(f"{expected}, found an empty surface", path, number)
+        kb_id = fields[2].strip() or None if len(fields) == 3 else None
+        entries.append((label, surface, kb_id))
+    return entries
+
+
+def read_phrases(path: str | Path, what: str = "phrase list") -> list[str]:
+    """Read one phrase (or term, or stop word) a line."""
+    return [line.strip() for _, line in read_lines(path, what)]
+
+
+def tokenize_surfaces(surfaces: Sequence[str], tokenizer: Tokenizer | None = None,
+                      chunk: int = 20_000) -> list[list[str]]:
+    """Tokenize many short strings quickly: one tokenizer call per ``chunk`` lines, not per string."""
+    tokenizer = tokenizer or default_tokenizer()
+    out: list[list[str]] = []
+    for first in range(0, len(surfaces), chunk):
+        part = [" ".join(s.split()) for s in surfaces[first:first + chunk]]
+        text = "\n".join(part)
+        tokens, _ = tokenizer.tokenize(text)
+        line_ends = list(accumulate(len(s) + 1 for s in part))  # offset just past each line's newline
+        words: list[list[str]] = [[] for _ in part]
+        line = 0
+        for s, e in tokens:
+            while s >= line_ends[line]:
+                line += 1
+            words[line].append(text[s:e])
+        out.extend(words)
+    return out
+
+
+# -- matching -----------------------------------------------------------------------------------------------
+class PhraseMatcher:
+    """Token-boundary phrase matching with one Aho-Corasick automaton.
+
+    Build with :meth:`add` (tokenized) or :meth:`add_surfaces` (raw strings), then :meth:`build`; then
+    :meth:`match` token lists. Each key (a normalised token sequence) is one entry with a label
+    (``None`` for an untyped phrase) and a knowledge-base id.
+
+    Args:
+        normalizer: Token normalisation, applied to entries and text alike.
+        hyphens: Also add hyphen/space/no-space variants of each entry.
+        plurals: Also add each entry with its last word in the plural (``headache`` matches ``headaches``
+            but ``cholinergics`` does not match ``cholinergic``).
+        stopwords: Single-token entries equal to one of these (after normalisation) are not added.
+    """
+
+    def __init__(self, normalizer: Normalizer | None = None, *, hyphens: bool = True, plurals: bool = False,
+                 stopwords: Iterable[str] = ()) -> None:
+        self.normalizer = normalizer or Normalizer()
+        self.hyphens = hyphens
+        self.plurals = plurals
+        self.stopwords = {self.normalizer(w) for w in stopwords}
+        self._keys: dict[str, int] | None = {}
+        self.ntok = array("H")  # tokens of each entry
+        self.klen = array("I")  # characters of each key, spaces included
+        self.label_ids = array("i")  # index into self.labels; -1: untyped
+        self.original = array("b")  # 1: the entry as written; 0: a generated variant
+        self.kb_ids: list[str | None] = []
+        self.labels: list[str] = []
+        self._label_index: dict[str, int] = {}
+        self.skipped_stopwords = 0
+        self._automaton: ahocorasick.Automaton | None = None
+
+    def __len__(self) -> int:
+        return len(self.ntok)
+
+    def _label_id(self, label: str) -> int:
+        lid = self._label_index.get(label)
+        if lid is None:
+            lid = self._label_index[label] = len(self.labels)
+            self.labels.append(label)
+        return lid
+
+    def add(self, words: Sequence[str], label: str | None, kb_id: str | None = None) -> None:
+        """Add a tokenized entry (and its variants); ``label=None`` marks an untyped phrase."""
+        if self._keys is None:
+            raise RuntimeError("PhraseMatcher.add after build()")
+        variants = list(hyphen_variants(words)) if self.hyphens else [tuple(words)]
+        if self.plurals:  # the plural of the entry as written (not of every spelling variant)
+            plural = plural_variant(variants[0])
+            if plural is not None:
+                variants.append(plural)
+        for k, variant in enumerate(variants):
+            norm = self.normalizer.tokens(variant)
+            if len(norm) == 1 and norm[0] in self.stopwords:
+                self.skipped_stopwords += k == 0
+                continue
+            if not norm:
+                continue
+            self._add_key(" " + " ".join(norm) + " ", len(norm), label, kb_id, k == 0)
+
+    def _add_key(self, key: str, n: int, label: str | None, kb_id: str | None, original: bool) -> None:
+        keys = self._keys
+        lid = -1 if label is None else self._label_id(label)
+        eid = keys.get(key)
+        if eid is None:
+            keys[key] = len(self.ntok)
+            self.ntok.append(min(n, 65535))
+            self.klen.append(len(key))
+            self.label_ids.append(lid)
+            self.original.append(original)
+            self.kb_ids.append(kb_id)
+            return
+        if lid == -1:
+            return  # an untyped phrase adds nothing to an existing entry
+        old = self.label_ids[eid]
+        if original and not self.original[eid] or old == -1:
+            # An entry as written beats a generated variant; a typed entry beats an untyped phrase.
+            self.label_ids[eid], self.kb_ids[eid], self.original[eid] = lid, kb_id, original
+        elif original or not self.original[eid]:
+            merged = join_types(self.labels[old].split("|") + label.split("|"))
+            self.label_ids[eid] = self._label_id(merged)
+            if kb_id and kb_id != self.kb_ids[eid]:
+                ids = set((self.kb_ids[eid] or "").split("|")) | {kb_id}
+                self.kb_ids[eid] = "|".join(sorted(i for i in ids if i))
+
+    def add_surfaces(self, surfaces: Sequence[str], labels: Sequence[str | None],
+                     kb_ids: Sequence[str | None] | None = None, tokenizer: Tokenizer | None = None) -> None:
+        """Tokenize and add raw surface strings."""
+        kb_ids = kb_ids if kb_ids is not None else [None] * len(surfaces)
+        for words, label, kb_id in zip(tokenize_surfaces(surfaces, tokenizer), labels, kb_ids):
+            if words:
+                self.add(words, label, kb_id)
+
+    def build(self) -> PhraseMatcher:
+        """Compile the automaton; no entries can be added afterwards."""
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for key, eid in (self._keys or {}).items():
+            automaton.add_word(key, eid)
+        automaton.make_automaton()
+        self._automaton = automaton
+        self._keys = None  # the automaton holds the keys now
+        return self
+
+    def label(self, eid: int) -> str | None:
+        """Return an entry's label (``None`` for an untyped phrase)."""
+        lid = self.label_ids[eid]
+        return None if lid < 0 else self.labels[lid]
+
+    def match(self, words: Sequence[str]) -> list[Match]:
+        """Return every ``(i, j, entry)`` whose key equals the normalised tokens ``words[i:j]``."""
+        if self._automaton is None:
+            self.build()
+        if not words:
+            return []
+        norm = self.normalizer.tokens(words)
+        joined = " " + " ".join(norm) + " "
+        # starts[i]: offset of the space before token i in `joined` (token lengths plus one space each).
+        starts = list(map(add, accumulate(map(len, norm), initial=0), range(len(norm) + 1)))
+        ntok, klen = self.ntok, self.klen
+        out = []
+        for end, eid in self._automaton.iter(joined):
+            i = bisect_left(starts, end - klen[eid] + 1)
+            out.append((i, i + ntok[eid], eid))
+        return out
+
+    def __getstate__(self) -> dict:
+        if self._automaton is None and self._keys is not None:
+            self.build()
+        return dict(self.__dict__)
+
+
+def select_longest(matches: Sequence[Match]) -> list[Match]:
+    """Choose non-overlapping matches maximising the sum of squared lengths (ties: the leftmost)."""
+    if len(matches) <= 1:
+        return list(matches)
+    ms = sorted(matches, key=lambda m: (m[1], m[0]))
+    if all(ms[k][0] >= ms[k - 1][1] for k in range(1, len(ms))):
+        return ms  # nothing overlaps: the common case
+    ends = [m[1] for m in ms]
+    best = [0] * (len(ms) + 1)  # best[k]: best total weight using the first k matches (by end)
+    prev = [-1] * len(ms)  # where to continue after taking match k; -1: not taken
+    for k, (i, j, _) in enumerate(ms):
+        p = bisect_right(ends, i, 0, k)  # matches ending at or before i
+        w = (j - i) ** 2 + best[p]
+        if w > best[k]:
+            best[k + 1] = w
+            prev[k] = p
+        else:
+            best[k + 1] = best[k]
+    out = []
+    k = len(ms)
+    while k > 0:
+        if prev[k - 1] >= 0:
+            out.append(ms[k - 1])
+            k = prev[k - 1]
+        else:
+            k -= 1
+    return out[::-1]
+
+
+def _drop_covered(matches: list[Match], chosen: Sequence[Match], n: int) -> list[Match]:
+    """Return the matches that overlap none of ``chosen``."""
+    taken = bytearray(n)
+    for i, j, _ in chosen:
+        taken[i:j] = b"\x01" * (j - i)
+    return [m for m in matches if not any(taken[m[0]:m[1]])]
+
+
+# -- the labeler --------------------------------------------------------------------------------------------
+@dataclass
+class DictionaryOptions:
+    """Options of a ``dictionary`` labeler (a ``[[labelers]]`` table with ``type = "dictionary"``).
+
+    Attributes:
+        dicts: Typed dictionaries (``Type<TAB>surface[<TAB>kb_id]``).
+        unknown: Untyped phrase lists; their matches are labeled ``-`` (unknown).
+        stopwords: Stop-word list; single-token matches of these are skipped.
+        overlap: ``longest`` (non-overlapping, maximal sum of squared lengths) or ``all``.
+        lowercase: Fold case (see ``keep_case_max_len``).
+        keep_case_max_len: All-caps tokens up to this length stay case-sensitive (``PD`` is not ``pd``).
+        nfkc: Unicode NFKC and dash unification.
+        greek: ``α`` matches ``alpha``.
+        plurals: ``add``: an entry's plural matches too (``headache`` -> ``headaches``), not the other way;
+            ``fold``: both sides are reduced to a simple singular (``cholinergic`` then matches
+            ``cholinergics``); ``off``.
+        hyphens: ``anti-inflammatory``, ``anti inflammatory`` and ``antiinflammatory`` match each other.
+    """
+
+    dicts: list[Path] = field(default_factory=list)
+    unknown: list[Path] = field(default_factory=list)
+    stopwords: Path | None = None
+    overlap: str = "longest"
+    lowercase: bool = True
+    keep_case_max_len: int = 4
+    nfkc: bool = True
+    greek: bool = True
+    plurals: str = "add"
+    hyphens: bool = True
+
+    def __post_init__(self) -> None:
+        if self.plurals not in PLURAL_POLICIES:
+            raise ValueError(f"plurals: expected one of {', '.join(PLURAL_POLICIES)}, found {self.plurals!r}")
+        if self.overlap not in OVERLAP_POLICIES:
+            raise ValueError(f"overlap: expected one of {', '.join(OVERLAP_POLICIES)}, found {self.overlap!r}")
+        if self.keep_case_max_len < 0:
+            raise ValueError(f"keep_case_max_len: expected 0 or more, found {self.keep_case_max_len}")
+
+    def normalizer(self) -> Normalizer:
+        return Normalizer(lowercase=self.lowercase, keep_case_max_len=self.keep_case_max_len, nfkc=self.nfkc,
+                          greek=self.greek, plurals=self.plurals == "fold")
+
+
+class DictionaryLabeler(Labeler):
+    """Label typed dictionary matches with their type, untyped phrase matches with ``-``.
+
+    Args:
+        name: Layer name.
+        options: Files and matching options.
+        entries: Extra typed entries ``(type, surface, kb_id)``, added after the files.
+        phrases: Extra untyped phrases.
+        stopwords: Extra stop words.
+    """
+
+    type_name = "dictionary"
+    Options = DictionaryOptions
+
+    def __init__(self, name: str = "dictionary", options: DictionaryOptions | None = None, *,
+                 entries: Iterable[tuple[str, str, str | None]] = (), phrases: Iterable[str] = (),
+                 stopwords: Iterable[str] = ()) -> None:
+        super().__init__(name)
+        self.options = options = options or DictionaryOptions()
+        stop = list(stopwords)
+        if options.stopwords is not None:
+            stop += read_phrases(options.stopwords, "stop-word list")
+        self.matcher = PhraseMatcher(options.normalizer(), hyphens=options.hyphens,
+                                     plurals=options.plurals == "add", stopwords=stop)
+        typed = [e for path in options.dicts for e in read_dictionary(path)] + list(entries)
+        untyped = [p for path in options.unknown for p in read_phrases(path)] + list(phrases)
+        self.matcher.add_surfaces([s for _, s, _ in typed], [t for t, _, _ in typed], [k for _, _, k in typed])
+        self.matcher.add_surfaces(untyped, [None] * len(untyped))
+        self.matcher.build()
+        logger.info("dictionary %s: %d typed entries, %d untyped phrases, %d keys with variants",
+                    name, len(typed), len(untyped), len(self.matcher))
+
+    def select(self, matches: list[Match], n: int) -> list[Match]:
+        """Apply the overlap policy: typed matches first, then untyped ones where no typed match is."""
+        label_ids = self.matcher.label_ids
+        typed = [m for m in matches if label_ids[m[2]] >= 0]
+        untyped = [m for m in matches if label_ids[m[2]] < 0]
+        longest = self.options.overlap == "longest"
+        if longest:
+            typed = select_longest(typed)
+        if untyped:
+            if typed:
+                untyped = _drop_covered(untyped, typed, n)
+            if longest:
+                untyped = select_longest(untyped)
+        return typed + untyped
+
+    def find_spans(self, doc: Document) -> Iterator[Span]:
+        words = doc.words()
+        tokens = doc.tokens
+        matcher = self.matcher
+        for i, j, eid in self.select(matcher.match(words), len(words)):
+            label = matcher.label(eid)
+            yield Span(tokens[i][0], tokens[j - 1][1], UNKNOWN if label is None else label, self.name,
+                       matcher.kb_ids[eid])

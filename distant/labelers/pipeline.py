@@ -1,0 +1,247 @@
+"""Run labelers and an aggregator over documents, in one process or several, and count what they did.
+
+A labeling config is TOML: one ``[[labelers]]`` table per labeler, in priority order, and an optional
+``[aggregate]`` table::
+
+    [[labelers]]
+    type = "dictionary"
+    name = "dictionary"
+    dicts = ["${DISTANT_DATA}/BC5CDR/autoner/dict_core.txt"]
+    stopwords = "${DISTANT_DATA}/BC5CDR/autoner/stopwords.txt"
+
+    [[labelers]]
+    type = "abbreviation"
+    layer = "dictionary"
+
+    [aggregate]
+    method = "priority"      # or "vote"
+    unmatched = "O"          # or "unknown"
+
+:func:`labelers_from_args` builds the same from command-line flags, so ``distant label`` is a thin call.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distant.config import build, load_toml
+from distant.docs import Document, Span
+from distant.errors import DistantError
+from distant.labelers import build_labelers
+from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
+from distant.labelers.aggregate import AggregateOptions, Aggregator, build_aggregator
+from distant.labelers.base import Labeler
+from distant.labelers.dictionary import DictionaryLabeler, DictionaryOptions
+from distant.labelers.pattern import PatternLabeler, PatternOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelStats:
+    """What a labeling run did.
+
+    Attributes:
+        documents: Documents labeled (all are kept, with or without matches).
+        tokens: Tokens in them.
+        spans_per_type: Spans of the aggregated layer by label (types, ``A|B``, ``O``, ``-``).
+        spans_per_labeler: Spans each labeler's layer holds.
+        misaligned: Spans each labeler produced off token boundaries (skipped and logged).
+        seconds: Wall time.
+    """
+
+    documents: int = 0
+    tokens: int = 0
+    spans_per_type: Counter = field(default_factory=Counter)
+    spans_per_labeler: Counter = field(default_factory=Counter)
+    misaligned: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"documents": self.documents, "tokens": self.tokens, "seconds": self.seconds,
+                "tokens_per_second": self.tokens_per_second, "spans_per_type": dict(self.spans_per_type),
+                "spans_per_labeler": dict(self.spans_per_labeler), "misaligned": dict(self.misaligned)}
+
+
+def summary_table(stats: LabelStats) -> str:
+    """Return the statistics as a plain-text table."""
+    lines = [
+        f"{'documents':<24}{stats.documents:>12,}",
+        f"{'tokens':<24}{stats.tokens:>12,}",
+        f"{'seconds':<24}{stats.seconds:>12.2f}",
+        f"{'tokens/s':<24}{stats.tokens_per_second:>12,.0f}",
+        "",
+        f"{'labeler':<24}{'spans':>12}{'misaligned':>12}",
+    ]
+    for name, count in stats.spans_per_labeler.items():
+        lines.append(f"{name:<24}{count:>12,}{stats.misaligned.get(name, 0):>12,}")
+    lines += ["", f"{'pseudo label':<24}{'spans':>12}"]
+    for label, count in sorted(stats.spans_per_type.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"{label:<24}{count:>12,}")
+    return "\n".join(lines)
+
+
+# -- running ------------------------------------------------------------------------------------------------
+_WORKER: tuple[list[Labeler], Aggregator] | None = None
+
+
+def _init_worker(labelers: list[Labeler], aggregator: Aggregator) -> None:
+    global _WORKER
+    _WORKER = (labelers, aggregator)
+
+
+def _label(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Aggregator) -> None:
+    for doc in docs:
+        for labeler in labelers:
+            labeler(doc)
+        aggregator(doc)
+
+
+def _label_chunk(items: list[tuple]) -> tuple[list[tuple], dict[str, int]]:
+    """Label a chunk in a worker; return each document's tokens and new layers as plain tuples.
+
+    Plain tuples and flat offset arrays pickle several times faster than documents and spans.
+    """
+    assert _WORKER is not None, "worker not initialised"
+    labelers, aggregator = _WORKER
+    docs = [Document(i, text, tokens, sentences, {}, meta) for i, text, tokens, sentences, meta in items]
+    before = {lab.name: lab.misaligned for lab in labelers}
+    _label(docs, labelers, aggregator)
+    names = [lab.name for lab in labelers] + [aggregator.output]
+    results = []
+    for doc, item in zip(docs, items):
+        flat = None if item[2] is not None else array("i", [x for t in doc.tokens for x in t])
+        sentences = None if item[2] is not None else doc.sentences
+        layers = {n: [(s.start, s.end, s.label, s.source, s.kb_id, s.score) for s in doc.layers[n]] for n in names}
+        results.append((flat, sentences, layers))
+    return results, {lab.name: lab.misaligned - before[lab.name] for lab in labelers}
+
+
+def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Aggregator, *,
+                    workers: int = 1, progress: Callable[[int], None] | None = None,
+                    chunk_size: int = 64) -> LabelStats:
+    """Label ``docs`` in place with each labeler, then aggregate; return what was done.
+
+    Args:
+        docs: Documents (tokenized here when they are not yet).
+        labelers: Labelers in priority order.
+        aggregator: Combines their layers (usually into ``pseudo``).
+        workers: Processes; documents go to them in chunks and come back in order.
+        progress: Called with the number of documents after each chunk (to advance a progress bar).
+        chunk_size: Documents per chunk.
+    """
+    start = time.perf_counter()
+    labelers = list(labelers)
+    stats = LabelStats()
+    chunks = [docs[k:k + chunk_size] for k in range(0, len(docs), chunk_size)]
+    if workers <= 1 or len(chunks) <= 1:
+        before = {lab.name: lab.misaligned for lab in labelers}
+        for chunk in chunks:
+            _label(chunk, labelers, aggregator)
+            if progress:
+                progress(len(chunk))
+        stats.misaligned.update({lab.name: lab.misaligned - before[lab.name] for lab in labelers})
+    else:
+        # fork shares the built labelers (automata included) with the workers without pickling them
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(labelers, aggregator)) as pool:
+            items = ([(d.id, d.text, d.tokens, d.sentences, d.meta) for d in c] for c in chunks)
+            for chunk, (results, misaligned) in zip(chunks, pool.imap(_label_chunk, items)):
+                for doc, (flat, sentences, layers) in zip(chunk, results):
+                    if flat is not None:
+                        doc.set_tokens(list(zip(flat[::2], flat[1::2])), sentences)
+                    for name, spans in layers.items():
+                        doc.layers[name] = [Span(*t) for t in spans]
+                stats.misaligned.update(misaligned)
+                if progress:
+                    progress(len(chunk))
+    for doc in docs:
+        stats.documents += 1
+        stats.tokens += len(doc.tokens or ())
+        for lab in labelers:
+            stats.spans_per_labeler[lab.name] += len(doc.spans(lab.name))
+        stats.spans_per_type.update(s.label for s in doc.spans(aggregator.output))
+    stats.misaligned = Counter({k: v for k, v in stats.misaligned.items() if v})
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+# -- building from a config or from flags -------------------------------------------------------------------
+def load_labeling_config(path: str | Path) -> tuple[list[Labeler], Aggregator]:
+    """Build labelers and the aggregator from a labeling config (``[[labelers]]`` + ``[aggregate]``)."""
+    path = Path(path)
+    data = load_toml(path)
+    unknown = set(data) - {"labelers", "aggregate"}
+    if unknown:
+        raise DistantError(f"unknown key {sorted(unknown)[0]!r} (valid keys: aggregate, labelers)", path)
+    return build_pipeline(data.get("labelers"), data.get("aggregate", {}), path=path)
+
+
+def build_pipeline(specs: Any, aggregate: dict[str, Any], path: str | Path | None = None
+                   ) -> tuple[list[Labeler], Aggregator]:
+    """Build labelers and the aggregator from ``[[labelers]]`` tables and an ``[aggregate]`` table.
+
+    Args:
+        specs: The ``[[labelers]]`` tables.
+        aggregate: The ``[aggregate]`` table.
+        path: The config file they come from: named in errors, and relative paths resolve against its folder.
+    """
+    path = None if path is None else Path(path)
+    base = None if path is None else path.resolve().parent
+    if not isinstance(specs, list) or not specs:
+        raise DistantError("expected at least one [[labelers]] table", path)
+    labelers = build_labelers(specs, path=path, base=base)
+    options = build(AggregateOptions, aggregate, path=path, prefix="aggregate.", base=base)
+    names = [lab.name for lab in labelers]
+    for layer in options.layers or ():
+        if layer not in names:
+            raise DistantError(f"aggregate.layers: no labeler is named {layer!r} (labelers: {', '.join(names)})", path)
+    return labelers, build_aggregator(options, names)
+
+
+def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (), stopwords: Path | None = None,
+                       patterns: Sequence[Path] = (), config: Path | None = None, *,
+                       abbreviations: bool = True, unmatched: str = "O",
+                       method: str = "priority") -> tuple[list[Labeler], Aggregator]:
+    """Build labelers and an aggregator from ``distant label`` flags, or from ``--config``.
+
+    With flags: a ``dictionary`` labeler (typed ``dicts``, untyped ``unknown``, ``stopwords``), an
+    ``abbreviation`` labeler reading it (unless ``abbreviations`` is false), and a ``pattern`` labeler for
+    the regex tables ``patterns`` (labels in the tables must be type names or exclusions), aggregated by
+    ``method`` in that priority order.
+
+    Raises:
+        DistantError: both a config and labeling flags, or nothing to label with.
+    """
+    if config is not None:
+        if dicts or unknown or stopwords or patterns:
+            raise DistantError("give either --config or --dict/--unknown/--stopwords/--patterns, not both")
+        return load_labeling_config(config)
+    if not (dicts or unknown or patterns):
+        raise DistantError("nothing to label with: give --dict, --unknown, --patterns or --config")
+    labelers: list[Labeler] = []
+    if dicts or unknown:
+        options = DictionaryOptions(dicts=list(dicts), unknown=list(unknown), stopwords=stopwords)
+        labelers.append(DictionaryLabeler("dictionary", options))
+        if dicts and abbreviations:
+            labelers.append(AbbreviationLabeler("abbreviation", AbbreviationOptions(layer="dictionary")))
+    elif stopwords is not None:
+        raise DistantError("--stopwords needs --dict or --unknown")
+    if patterns:
+        labelers.append(PatternLabeler("pattern", PatternOptions(tables=list(patterns))))
+    options = AggregateOptions(method=method, unmatched=unmatched)
+    return labelers, build_aggregator(options, [lab.name for lab in labelers])
+
