@@ -1,0 +1,119 @@
+"""Prediction: tag documents with a trained tagger and store character spans with confidences.
+
+Confidences come from the CRF's forward-backward marginals: a span's score is the smallest marginal
+probability of the tags Viterbi chose for its tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from distant.corpus import Chunk, chunk_words, chunks, tags_to_doc_spans
+from distant.docs import PRED, Document
+from distant.errors import DistantError
+from distant.models.charlm import compute_charlm_features
+from distant.models.tagger import Tagger, TaggerExample, collate
+from distant.tokenize import default_tokenizer
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pt"
+
+
+@dataclass
+class Encoded:
+    """Documents cut into chunks and encoded once for the tagger (dev sets are decoded every epoch)."""
+
+    docs: Sequence[Document]
+    chunks: list[Chunk]
+    examples: list[TaggerExample]
+
+    @property
+    def num_words(self) -> int:
+        return sum(c.last - c.first for c in self.chunks)
+
+
+def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int = 100,
+                     allowed: Sequence | None = None, device: torch.device | str = "cpu",
+                     batch_size: int = 64) -> Encoded:
+    """Tokenize ``docs`` if needed, cut them into chunks and encode the chunks for ``model``.
+
+    A frozen char LM's features are computed here once (on ``device``) and cached in the examples.
+    """
+    tokenizer = default_tokenizer()
+    for doc in docs:
+        tokenizer(doc)
+    units = [c for c in chunks(docs, max_tokens) if c.last > c.first]
+    words = chunk_words(docs, units)
+    features = None
+    if model.charlm_frozen:
+        model.charlm.to(device)
+        features = compute_charlm_features(model.charlm, words, batch_size=batch_size, device=device)
+    return Encoded(docs, units, model.encode(words, allowed=allowed, char_features=features))
+
+
+@torch.no_grad()
+def decode(model: Tagger, examples: Sequence[TaggerExample], *, batch_size: int = 128,
+           device: torch.device | str = "cpu", tag_bias: torch.Tensor | None = None
+           ) -> tuple[list[list[str]], list[list[float]]]:
+    """Viterbi-decode encoded examples in length-sorted batches; results in input order."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].words))
+    tags: list[list[str]] = [[] for _ in examples]
+    conf: list[list[float]] = [[] for _ in examples]
+    bias = None if tag_bias is None else tag_bias.to(device)
+    for k in range(0, len(order), batch_size):
+        ids = order[k:k + batch_size]
+        batch_tags, batch_conf = model.decode(collate([examples[i] for i in ids]).to(device), bias)
+        for i, t, c in zip(ids, batch_tags, batch_conf):
+            tags[i], conf[i] = t, c
+    return tags, conf
+
+
+def store_predictions(encoded: Encoded, tags: Sequence[Sequence[str]], confidences: Sequence[Sequence[float]],
+                      layer: str = PRED) -> int:
+    """Write predicted spans into ``layer`` of every document; return the number of spans."""
+    per_doc: dict[int, list] = {d: [] for d in range(len(encoded.docs))}
+    for chunk, t, c in zip(encoded.chunks, tags, confidences):
+        per_doc[chunk.doc].extend(tags_to_doc_spans(encoded.docs[chunk.doc], chunk, t, c, "model"))
+    for d, spans in per_doc.items():
+        encoded.docs[d].set_spans(layer, spans)
+    return sum(len(s) for s in per_doc.values())
+
+
+def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int = 128,
+                      device: torch.device | str = "cpu", max_tokens: int = 100, layer: str = PRED,
+                      tag_bias: torch.Tensor | None = None) -> dict[str, float]:
+    """Tag ``docs`` in place (spans in ``layer``); return throughput figures."""
+    model.to(device)
+    model.eval()
+    start = time.perf_counter()
+    encoded = encode_documents(model, docs, max_tokens=max_tokens, device=device, batch_size=batch_size)
+    tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
+    spans = store_predictions(encoded, tags, conf, layer)
+    seconds = time.perf_counter() - start
+    return {"documents": len(docs), "sentences": len(encoded.chunks), "words": encoded.num_words,
+            "spans": spans, "seconds": seconds, "sentences_per_s": len(encoded.chunks) / max(seconds, 1e-9),
+            "words_per_s": encoded.num_words / max(seconds, 1e-9)}
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> Tagger:
+    """Load a tagger from a run folder (its ``model.pt``) or a checkpoint file, on any device."""
+    path = Path(path)
+    file = path / MODEL_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise DistantError(f"no trained model found (expected {MODEL_FILE} in a run folder, or a checkpoint file)",
+                           file)
+    try:
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file: say which, not how pickle failed
+        raise DistantError(f"not a distant model checkpoint ({type(e).__name__})", file) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise DistantError("not a distant model checkpoint (no state_dict)", file)
+    model = Tagger.from_checkpoint(checkpoint, where=str(file))
+    return model.to(device).eval()

@@ -1,0 +1,514 @@
+"""Training: pseudo-label the text, (pre-train the char LM,) fit the tagger, select on dev, report on test.
+
+:func:`fit` is the training loop as a generator: it yields an event after every step and every epoch, and the
+caller logs, draws progress and checkpoints. :func:`run_training` is the whole job behind ``distant train``:
+it writes into the run folder
+
+* ``config.toml`` — the resolved config (every default filled in), to repeat the run;
+* ``pseudo.jsonl`` — the pseudo-labeled training documents;
+* ``charlm.pt`` — the pre-trained character LM (when configured);
+* ``last.pt`` — model, optimiser, epoch and history after every epoch (``--resume`` continues from it);
+* ``model.pt`` — the best model on the dev set (what ``distant predict`` loads);
+* ``metrics.jsonl`` — one line per epoch; ``debias.json`` — the shift-correction report;
+* ``report.json`` — timings, throughput and the dev/test evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from distant.atomic import atomic_open, write_text
+from distant.config import apply_overrides, build, dump_toml, load_toml, to_dict
+from distant.corpus import chunk_words, chunks, read_corpus, split_documents
+from distant.debias import DebiasConfig
+from distant.debias.corrections import instance_weighted
+from distant.debias.training import ShiftCorrection
+from distant.docs import GOLD, PSEUDO, PRED, Document
+from distant.errors import DistantError
+from distant.evaluate import evaluate
+from distant.models.charlm import CharLM, build_charlm, pretrain_charlm
+from distant.models.tagger import Tagger, TaggerConfig, TaggerExample, build_tagger, collate
+from distant.predict import MODEL_FILE, Encoded, decode, encode_documents, store_predictions
+
+log = logging.getLogger(__name__)
+
+LAST_FILE = "last.pt"
+EM_SENTENCES = 3000  # training sentences whose posteriors EM re-estimates the target prior from
+CHARLM_FILE = "charlm.pt"
+
+
+# -- configuration ------------------------------------------------------------------------------------------
+@dataclass
+class DataConfig:
+    """Where the text, the gold dev set and the gold test set come from (``[data]``)."""
+
+    train: list[Path] = field(default_factory=list)  # unlabeled training text (annotations are ignored)
+    train_format: str | None = None
+    extra_text: list[Path] = field(default_factory=list)  # more raw text for char-LM pre-training
+    dev: Path | None = None  # gold development documents (model selection, shift estimation)
+    dev_budget: int | None = None  # use only the first N gold dev documents
+    test: Path | None = None  # gold test documents, scored after training
+    types: list[str] = field(default_factory=list)  # entity types (default: those the labelers emit)
+    heldout_fraction: float = 0.1  # pseudo-labeled held-out split for model selection without gold dev
+    # (0: select on the training documents' own pseudo-labels)
+    max_tokens: int = 100  # longer sentences are cut into chunks of this many tokens
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.heldout_fraction < 1:
+            raise ValueError(f"data.heldout_fraction must be in [0, 1), found {self.heldout_fraction}")
+        if self.max_tokens < 1:
+            raise ValueError(f"data.max_tokens must be positive, found {self.max_tokens}")
+
+
+@dataclass
+class TrainSettings:
+    """The optimisation (``[train]``)."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "radam"
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    patience: int = 5  # epochs without dev improvement before stopping
+    seed: int = 13
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    mixed_precision: bool = True  # on CUDA only
+    max_minutes: float = 0.0  # stop after this long (0: no limit); the best model so far is kept
+    eval_batch_size: int = 128
+    pretrain_epochs: int = 0  # char-LM pre-training passes over the training (and extra) text
+    charlm: Path | None = None  # a pre-trained char LM (``distant pretrain-lm``) instead of pre-training here
+    threads: int = 0  # torch CPU threads (0: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, found {self.optimizer!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"train.device must be auto, cpu, cuda or cuda:N, found {self.device!r}")
+
+
+@dataclass
+class RunConfig:
+    """A whole training run, as written in ``configs/*.toml``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    labelers: list[dict] = field(default_factory=list)  # [[labelers]] tables (see distant.labelers)
+    aggregate: dict = field(default_factory=dict)  # [aggregate] table
+    model: TaggerConfig = field(default_factory=TaggerConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    debias: DebiasConfig = field(default_factory=DebiasConfig)
+
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "radam": torch.optim.RAdam,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
+}
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a run config; relative paths resolve against the config's folder."""
+    path = Path(path)
+    data = apply_overrides(load_toml(path), list(overrides))
+    return build(RunConfig, data, path=path, base=path.resolve().parent)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn ``auto`` into CUDA when available, else the CPU; refuse CUDA on a machine without it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DistantError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+# -- the training loop --------------------------------------------------------------------------------------
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Bucket example indices by length (little padding) and shuffle the batch order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim.Optimizer, *,
+        settings: TrainSettings, device: torch.device, score_dev: Callable[[], dict],
+        start_epoch: int = 1, instance_weights: Sequence[float] | None = None,
+        correction: ShiftCorrection | None = None) -> Iterator[dict[str, Any]]:
+    """Train ``model`` epoch after epoch, yielding ``step`` and ``epoch`` events.
+
+    Every epoch is seeded from ``settings.seed`` and its number, so a resumed run repeats exactly what an
+    uninterrupted one does. Closing the generator stops training.
+
+    Yields:
+        ``{"event": "step", "epoch", "step", "steps", "loss", "words_per_s"}`` after each batch and
+        ``{"event": "epoch", "epoch", "loss", "words", "seconds", "words_per_s", "dev": {...}}`` after each
+        epoch, where ``dev`` is ``score_dev()``.
+    """
+    lengths = [len(e.words) for e in examples]
+    params = model.trainable_parameters()
+    use_amp = settings.mixed_precision and device.type == "cuda"
+    train_bias = None if correction is None else correction.train_bias()
+    bias = None if train_bias is None else train_bias.to(device)
+    for epoch in range(start_epoch, settings.epochs + 1):
+        rng = random.Random(settings.seed * 1000 + epoch)
+        torch.manual_seed(settings.seed * 1000 + epoch)
+        model.train()
+        batches = length_batches(lengths, settings.batch_size, rng)
+        start, words, total = time.perf_counter(), 0, 0.0
+        for step, ids in enumerate(batches, 1):
+            batch = collate([examples[i] for i in ids]).to(device)
+            weights = None if instance_weights is None else torch.tensor(
+                [instance_weights[i] for i in ids], device=device, dtype=torch.float32)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                crf, lm, emissions = model.loss_terms(batch, bias)  # [B], scalar | None, [B, T, K]
+            loss = crf.mean() if weights is None else instance_weighted(crf, weights)
+            if lm is not None:
+                loss = loss + model.config.lm_weight * lm
+            if correction is not None:
+                marginals = model.crf.marginals(emissions.float(), batch.mask, bias)  # [B, T, K]
+                extra = correction.token_loss(marginals, batch.allowed, batch.mask, weights)
+                if extra is not None:
+                    loss = loss + extra
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.clip > 0:
+                nn.utils.clip_grad_norm_(params, settings.clip)
+            optimizer.step()
+            words += batch.num_words
+            total += float(loss.detach())
+            yield {"event": "step", "epoch": epoch, "step": step, "steps": len(batches),
+                   "loss": float(loss.detach()), "words_per_s": words / max(time.perf_counter() - start, 1e-9)}
+        seconds = time.perf_counter() - start
+        dev = score_dev()
+        yield {"event": "epoch", "epoch": epoch, "loss": total / max(len(batches), 1), "words": words,
+               "seconds": seconds, "words_per_s": words / max(seconds, 1e-9), "dev": dev}
+
+
+# -- the whole job ------------------------------------------------------------------------------------------
+def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
+    """Write a checkpoint atomically (an interruption leaves the previous one intact)."""
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DistantError(f"cannot read checkpoint ({type(e).__name__}); expected a file written by distant",
+                           path) from None
+
+
+def pseudo_label(docs: list[Document], config: RunConfig, config_path: Path | None, workers: int = 1) -> dict:
+    """Run the configured labelers and aggregation over ``docs`` (in place); return the labeling summary."""
+    from distant.labelers.pipeline import build_pipeline, label_documents
+
+    labelers, aggregator = build_pipeline(config.labelers, config.aggregate, path=config_path)
+    stats = label_documents(docs, labelers, aggregator, workers=workers)
+    return stats.as_dict()
+
+
+def entity_types(docs: Sequence[Document], configured: Sequence[str]) -> list[str]:
+    """Return the entity types to learn: the configured ones, else every type in the pseudo layer."""
+    if configured:
+        return list(configured)
+    from distant.labelers.base import label_types
+
+    found = {t for doc in docs for s in doc.spans(PSEUDO) for t in label_types(s.label)}
+    if not found:
+        raise DistantError("the labelers found no entity at all in the training text; check the dictionaries")
+    return sorted(found)
+
+
+def tag_names(types: Sequence[str]) -> list[str]:
+    """Return the IOB2 tags of ``types``, ``O`` first."""
+    return ["O", *(f"{p}-{t}" for t in types for p in "BI")]
+
+
+def chunk_allowed(docs: Sequence[Document], encoded_chunks, tags: Sequence[str], unmatched: str = "O") -> list:
+    """Return, per chunk, its tokens' allowed tag sets from the pseudo layer."""
+    from distant.labelers.aggregate import allowed_tags
+
+    per_doc: dict[int, list] = {}
+    out = []
+    for c in encoded_chunks:
+        if c.doc not in per_doc:
+            per_doc[c.doc] = allowed_tags(docs[c.doc], list(tags), PSEUDO, unmatched)
+        out.append(torch.tensor(per_doc[c.doc][c.first:c.last], dtype=torch.bool))
+    return out
+
+
+class DevScorer:
+    """Scores the model on the dev documents: gold when configured, else the held-out pseudo-labels."""
+
+    def __init__(self, model: Tagger, docs: Sequence[Document], layer: str, settings: TrainSettings,
+                 max_tokens: int, device: torch.device) -> None:
+        self.model, self.layer, self.settings, self.device = model, layer, settings, device
+        self.encoded: Encoded = encode_documents(model, docs, max_tokens=max_tokens, device=device,
+                                                 batch_size=settings.eval_batch_size)
+        self.tag_bias: torch.Tensor | None = None
+
+    def decode(self, tag_bias: torch.Tensor | None = None) -> tuple[list, list]:
+        return decode(self.model, self.encoded.examples, batch_size=self.settings.eval_batch_size,
+                      device=self.device, tag_bias=tag_bias)
+
+    def score(self, tag_bias: torch.Tensor | None = None) -> dict[str, Any]:
+        """Decode the dev documents and return the strict micro scores (and per type)."""
+        if not self.encoded.chunks:
+            return {"f1": 0.0, "precision": 0.0, "recall": 0.0, "support": 0}
+        tags, conf = self.decode(tag_bias if tag_bias is not None else self.tag_bias)
+        store_predictions(self.encoded, tags, conf, PRED)
+        result = evaluate(self.encoded.docs, self.encoded.docs, gold_layer=self.layer, pred_layer=PRED)
+        out = {k: v for k, v in result.micro.as_dict().items() if k in ("precision", "recall", "f1", "support")}
+        out["per_type"] = {t: round(s.f1, 4) for t, s in result.per_type.items()}
+        return out
+
+
+@dataclass
+class Progress:
+    """A callback for stage and training events (the CLI draws them; tests ignore them)."""
+
+    callback: Callable[[dict[str, Any]], None] | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.callback is not None:
+            self.callback(event)
+        if event.get("event") == "stage":
+            log.info("%s", event.get("message", event.get("stage")))
+
+
+def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None = None, resume: bool = False,
+                 device: str | None = None, workers: int = 1,
+                 progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run ``distant train``: label, (pre-train,) train with early stopping, correct the shift, evaluate.
+
+    Returns:
+        The report written to ``run_dir/report.json``.
+    """
+    emit = Progress(progress)
+    settings = config.train
+    run_dir = Path(run_dir)
+    last_path = run_dir / LAST_FILE
+    if resume and not last_path.is_file():
+        raise DistantError(f"nothing to resume: no {LAST_FILE} in the run folder", run_dir)
+    if not resume and last_path.is_file():
+        raise DistantError("the run folder holds a training run already; use --resume to continue it or "
+                           "another -o folder", run_dir)
+    if not config.data.train:
+        raise DistantError("data.train is empty: expected the unlabeled training text files", config_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.toml", dump_toml(to_dict(config)))
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
+    dev_device = resolve_device(device or settings.device)
+    timings: dict[str, float] = {}
+    report: dict[str, Any] = {"device": str(dev_device), "threads": torch.get_num_threads()}
+
+    # 1. pseudo-labels (cached in the run folder, so a resumed run trains on the same ones)
+    t0 = time.perf_counter()
+    pseudo_file = run_dir / "pseudo.jsonl"
+    from distant.formats import read_documents, write_documents
+
+    if resume and pseudo_file.is_file():
+        docs = read_documents(pseudo_file, "jsonl")
+    else:
+        emit({"event": "stage", "stage": "label", "message": "labeling the training text"})
+        docs = read_corpus(config.data.train, config.data.train_format)
+        for doc in docs:
+            doc.layers.pop(GOLD, None)  # the training text is unlabeled: never learn from its annotations
+        report["labeling"] = pseudo_label(docs, config, config_path, workers)
+        write_documents(docs, pseudo_file, "jsonl", layer=PSEUDO)
+    timings["label"] = time.perf_counter() - t0
+    types = entity_types(docs, config.data.types)
+    tags = tag_names(types)
+
+    # 2. dev documents: gold when configured (optionally a budget), else a held-out pseudo-labeled split
+    if config.data.dev is not None:
+        dev_docs = read_corpus([config.data.dev])
+        if config.data.dev_budget is not None:
+            dev_docs = dev_docs[:config.data.dev_budget]
+        dev_layer = GOLD
+        train_docs = docs
+    else:
+        keep, held = split_documents(len(docs), config.data.heldout_fraction, settings.seed)
+        train_docs, dev_docs = [docs[i] for i in keep], [docs[i] for i in held]
+        if not dev_docs:  # heldout_fraction = 0: select on how well the model fits its pseudo-labels
+            dev_docs = train_docs
+        dev_layer = PSEUDO
+    report["dev"] = {"source": "gold" if dev_layer == GOLD else "held-out pseudo-labels",
+                     "documents": len(dev_docs)}
+
+    # 3. model (and the char LM, pre-trained once and reused)
+    train_chunks = [c for c in chunks(train_docs, config.data.max_tokens) if c.last > c.first]
+    train_words = chunk_words(train_docs, train_chunks)
+    checkpoint = load_checkpoint(last_path) if resume else None
+    t0 = time.perf_counter()
+    if checkpoint is not None:
+        model = Tagger.from_checkpoint(checkpoint["model"], where=str(last_path))
+    else:
+        charlm = _charlm(config, train_words, run_dir, dev_device, emit)
+        model = build_tagger(train_words, tags, config.model, charlm=charlm, seed=settings.seed)
+    timings["pretrain_lm"] = time.perf_counter() - t0
+    model.to(dev_device)
+
+    # 4. encode once (frozen char-LM features are computed here and cached)
+    t0 = time.perf_counter()
+    emit({"event": "stage", "stage": "encode", "message": f"encoding {len(train_chunks)} training sentences"})
+    allowed = chunk_allowed(train_docs, train_chunks, tags, config.aggregate.get("unmatched", "O"))
+    train_set = encode_documents(model, train_docs, max_tokens=config.data.max_tokens, allowed=allowed,
+                                 device=dev_device, batch_size=settings.eval_batch_size)
+    scorer = DevScorer(model, dev_docs, dev_layer, settings, config.data.max_tokens, dev_device)
+    timings["encode"] = time.perf_counter() - t0
+
+    correction = ShiftCorrection(config.debias, tags, [e.allowed for e in train_set.examples],
+                                 scorer.encoded.docs if dev_layer == GOLD else None)
+    scorer.tag_bias = correction.selection_bias()
+
+    # 5. train with early stopping; checkpoint every epoch
+    optimizer = OPTIMIZERS[settings.optimizer](model.trainable_parameters(), lr=settings.lr,
+                                               weight_decay=settings.weight_decay)
+    history: list[dict] = []
+    best = {"epoch": 0, "f1": -1.0}
+    start_epoch = 1
+    if checkpoint is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        history, best, start_epoch = checkpoint["history"], checkpoint["best"], checkpoint["epoch"] + 1
+        emit({"event": "stage", "stage": "resume", "message": f"resuming after epoch {checkpoint['epoch']}"})
+    deadline = time.perf_counter() + settings.max_minutes * 60 if settings.max_minutes > 0 else math.inf
+    t0 = time.perf_counter()
+    train_words_total, train_seconds = 0, 0.0
+    emit({"event": "stage", "stage": "train", "message": f"training on {len(train_set.examples)} sentences "
+          f"({train_set.num_words} words), {len(tags)} tags, device {dev_device}"})
+    events = fit(model, train_set.examples, optimizer, settings=settings, device=dev_device,
+                 score_dev=scorer.score, start_epoch=start_epoch, correction=correction)
+    for event in events:
+        emit(event)
+        if event["event"] != "epoch":
+            continue
+        train_words_total += event["words"]
+        train_seconds += event["seconds"]
+        epoch = event["epoch"]
+        history.append({k: v for k, v in event.items() if k != "event"})
+        improved = event["dev"]["f1"] > best["f1"]
+        if improved:
+            best = {"epoch": epoch, "f1": event["dev"]["f1"]}
+            save_checkpoint(model.to_checkpoint(), run_dir / MODEL_FILE)
+        save_checkpoint({"model": model.to_checkpoint(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                         "history": history, "best": best}, last_path)
+        write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+        if epoch - best["epoch"] >= settings.patience:
+            emit({"event": "stage", "stage": "stop", "message": f"early stop: no dev gain for {settings.patience} epochs"})
+            events.close()
+        elif time.perf_counter() > deadline:
+            emit({"event": "stage", "stage": "stop", "message": f"time limit of {settings.max_minutes} min reached"})
+            events.close()
+    timings["train"] = time.perf_counter() - t0
+    report["train"] = {"epochs": len(history), "best_epoch": best["epoch"], "best_dev_f1": best["f1"],
+                       "sentences": len(train_set.examples), "words_per_epoch": train_set.num_words,
+                       "words_per_s": train_words_total / max(train_seconds, 1e-9)}
+
+    # 6. the best model, shift-corrected on dev, then scored on the test set
+    best_model = Tagger.from_checkpoint(load_checkpoint(run_dir / MODEL_FILE)).to(dev_device)
+    scorer.model = best_model
+    t0 = time.perf_counter()
+    report["dev"]["before_correction"] = scorer.score()
+    unlabeled = train_set.examples[:EM_SENTENCES]
+    best_model.tag_bias.copy_(correction.fit(
+        dev_f1=lambda bias: scorer.score(bias)["f1"],
+        train_marginals=lambda bias: marginals(best_model, unlabeled, settings.eval_batch_size, dev_device, bias),
+        emit=emit))
+    save_checkpoint(best_model.to_checkpoint(), run_dir / MODEL_FILE)
+    report["dev"]["scores"] = scorer.score()
+    correction.write(run_dir / "debias.json")
+    report["debias"] = correction.summary()
+    timings["debias"] = time.perf_counter() - t0
+    if config.data.test is not None:
+        t0 = time.perf_counter()
+        report["test"] = score_test(best_model, config.data.test, settings, config.data.max_tokens, dev_device)
+        timings["test"] = time.perf_counter() - t0
+    report["seconds"] = timings
+    write_text(run_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    return report
+
+
+@torch.no_grad()
+def marginals(model: Tagger, examples: Sequence[TaggerExample], batch_size: int, device: torch.device,
+              tag_bias: torch.Tensor | None = None) -> list:
+    """Return the model's tag posteriors ``[n, K]`` (numpy) for each example."""
+    model.eval()
+    out = []
+    bias = None if tag_bias is None else tag_bias.to(device)
+    for k in range(0, len(examples), batch_size):
+        batch = collate(examples[k:k + batch_size]).to(device)
+        post = model.crf.marginals(model.emissions(batch).float(), batch.mask, bias)  # [B, T, K]
+        out.extend(post[b, :n].cpu().numpy() for b, n in enumerate(batch.lengths.tolist()))
+    return out
+
+
+def score_test(model: Tagger, path: Path, settings: TrainSettings, max_tokens: int,
+               device: torch.device) -> dict[str, Any]:
+    """Predict the gold test documents from their raw text and score them strictly."""
+    from distant.predict import predict_documents
+
+    gold = read_corpus([path])
+    pred = [doc.copy(layers=()) for doc in gold]
+    speed = predict_documents(model, pred, batch_size=settings.eval_batch_size, device=device,
+                              max_tokens=max_tokens)
+    result = evaluate(gold, pred, gold_name=str(path))
+    return {**result.as_dict(), "prediction": speed}
+
+
+def _charlm(config: RunConfig, sentences: list[list[str]], run_dir: Path, device: torch.device,
+            emit: Progress) -> CharLM | None:
+    """Load or pre-train the character LM, when the model uses one."""
+    if not config.model.use_charlm:
+        return None
+    settings = config.train
+    if settings.charlm is not None:
+        return load_charlm(settings.charlm)
+    if settings.pretrain_epochs <= 0:
+        return None  # build_tagger makes a fresh one, trained with the tagger
+    text = list(sentences)
+    if config.data.extra_text:
+        text += chunk_words(extra := read_corpus(config.data.extra_text), chunks(extra, config.data.max_tokens))
+    model = pretrain_lm(text, config, run_dir / CHARLM_FILE, device, emit)
+    return model
+
+
+def pretrain_lm(sentences: list[list[str]], config: RunConfig, out: Path, device: torch.device,
+                emit: Callable[[dict], None]) -> CharLM:
+    """Pre-train the char LM on ``sentences`` and save it to ``out``."""
+    settings = config.train
+    emit({"event": "stage", "stage": "pretrain", "message": f"pre-training the char LM on {len(sentences)} sentences"})
+    model = None
+    for event in pretrain_charlm(sentences, config.model.charlm, epochs=settings.pretrain_epochs, device=device,
+                                 seed=settings.seed):
+        model = event.pop("model")
+        emit({"event": "lm_step", **event})
+    if model is None:
+        model = build_charlm(sentences, config.model.charlm)
+    save_checkpoint(model.to_checkpoint(), out)
+    return model
+
+
+def load_charlm(path: Path) -> CharLM:
+    """Load a pre-trained char LM from a file or a run folder (its ``charlm.pt``)."""
+    path = Path(path)
+    file = path / CHARLM_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise DistantError("no pre-trained char LM found", file)
+    return CharLM.from_checkpoint(load_checkpoint(file), where=str(file))
