@@ -29,9 +29,17 @@ T = TypeVar("T")
 
 
 def data_dir() -> Path:
-    """Return the folder holding the shared corpora: ``$DISTANT_DATA``, else ``../shared/data``."""
+    """Return the folder holding the shared corpora, as an absolute path.
+
+    ``$DISTANT_DATA`` when set; else ``../shared/data`` from the working directory, or from the checkout
+    this package lives in when the working directory has none.
+    """
     env = os.environ.get("DISTANT_DATA")
-    return Path(env) if env else Path("../shared/data")
+    if env:
+        return Path(env).resolve()
+    here = Path("../shared/data").resolve()
+    checkout = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return here if here.is_dir() or not checkout.is_dir() else checkout
 
 
 def expand(value: str) -> str:

@@ -433,7 +433,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         emit=emit))
     save_checkpoint(best_model.to_checkpoint(), run_dir / MODEL_FILE)
     report["dev"]["scores"] = scorer.score()
-    correction.write(run_dir / "debias.json")
+    correction.write(run_dir)
     report["debias"] = correction.summary()
     timings["debias"] = time.perf_counter() - t0
     if config.data.test is not None:

@@ -1,0 +1,106 @@
+"""The whole pipeline from the command line on the shipped sample: label -> train -> predict -> evaluate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from distant.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+CONFIG = ROOT / "configs" / "sample.toml"
+runner = CliRunner()
+
+SMALL = ["--set", "train.pretrain_epochs=1", "--set", "model.charlm.hidden_size=32"]
+QUICK = ["--set", "train.epochs=2", *SMALL]
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+def ok(*args):
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("distant: error:"), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "sample"
+    ok("train", CONFIG, "-o", run_dir, *QUICK)
+    return run_dir
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    for name in ("config.toml", "pseudo.jsonl", "charlm.pt", "last.pt", "model.pt", "metrics.jsonl", "debias.json",
+                 "report.json"):
+        assert (trained / name).is_file(), name
+    report = json.loads((trained / "report.json").read_text())
+    assert report["train"]["epochs"] == 2 and 0.0 <= report["test"]["micro"]["f1"] <= 1.0
+    assert len((trained / "metrics.jsonl").read_text().splitlines()) == 2
+    checkpoint = torch.load(trained / "model.pt", map_location="cpu", weights_only=True)
+    assert checkpoint["format_version"] == 1 and checkpoint["vocabs"]["tags"][0] == "O"
+
+
+def test_label_predict_evaluate(trained, tmp_path):
+    ok("label", SAMPLE / "gold.pubtator", "--dict", SAMPLE / "dict.tsv", "--stopwords", SAMPLE / "stopwords.txt",
+       "-o", tmp_path / "pseudo.pubtator")
+    dictionary = json.loads(ok("evaluate", SAMPLE / "gold.pubtator", tmp_path / "pseudo.pubtator", "--json").stdout)
+    assert dictionary["micro"]["precision"] > 0.9
+    for out in ("pred.pubtator", "pred.jsonl", "pred.conll"):
+        ok("predict", trained, SAMPLE / "gold.pubtator", "-o", tmp_path / out)
+    spans = [json.loads(line)["spans"]["pred"] for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert all(0.0 <= s["score"] <= 1.0 for doc in spans for s in doc)
+    scores = json.loads(ok("evaluate", SAMPLE / "gold.pubtator", tmp_path / "pred.pubtator", "--json").stdout)
+    report = json.loads((trained / "report.json").read_text())
+    assert scores["micro"]["f1"] == pytest.approx(report["test"]["micro"]["f1"])
+
+
+def test_predictions_are_identical_after_reloading(trained, tmp_path):
+    ok("predict", trained, SAMPLE / "abstracts.txt", "-o", tmp_path / "a.jsonl")
+    ok("predict", trained / "model.pt", SAMPLE / "abstracts.txt", "-o", tmp_path / "b.jsonl")
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path):
+    ok("train", CONFIG, "-o", tmp_path / "whole", *QUICK)
+    ok("train", CONFIG, "-o", tmp_path / "parts", "--set", "train.epochs=1", *SMALL)
+    ok("train", CONFIG, "-o", tmp_path / "parts", "--resume", *QUICK)
+    whole = [json.loads(x) for x in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    parts = [json.loads(x) for x in (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in parts] == [1, 2]
+    assert [h["loss"] for h in parts] == pytest.approx([h["loss"] for h in whole], rel=1e-5)
+
+
+def test_debias_report_reads_the_run(trained):
+    result = ok("debias", "report", trained, "--json")
+    assert set(json.loads(result.stdout)["pseudo"]) >= {"O", "B-Chemical"}
+
+
+def test_training_errors_are_one_line(tmp_path, trained):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG.read_text().replace("[train]", "[train]\nepochz = 3"))
+    assert "train.epochz" in one_line_error(run("train", bad, "-o", tmp_path / "r"))
+    assert "resume" in one_line_error(run("train", CONFIG, "-o", tmp_path / "none", "--resume"))
+    assert "already" in one_line_error(run("train", CONFIG, "-o", trained))
+    assert "no trained model" in one_line_error(run("predict", tmp_path, SAMPLE / "abstracts.txt", "-o", tmp_path / "p.jsonl"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.pt").write_bytes(b"not a checkpoint")
+    assert "checkpoint" in one_line_error(run("predict", broken, SAMPLE / "abstracts.txt", "-o", tmp_path / "p.jsonl"))
+    assert "debias.json" in one_line_error(run("debias", "report", tmp_path))
