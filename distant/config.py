@@ -81,12 +81,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not sep or not key.strip():
             raise DistantError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
         parts = key.strip().split(".")
-        node = data
+        node: Any = data
         for part in parts[:-1]:
+            if isinstance(node, list):  # an array of tables: labelers.0.unknown_label
+                if not part.isdigit() or int(part) >= len(node):
+                    raise DistantError(f"--set {item!r}: {part!r} is not an index of a list of {len(node)} tables")
+                node = node[int(part)]
+                continue
             child = node.setdefault(part, {})
-            if not isinstance(child, dict):
+            if not isinstance(child, (dict, list)):
                 raise DistantError(f"--set {item!r}: {part!r} is a value, not a section")
             node = child
+        if not isinstance(node, dict):
+            raise DistantError(f"--set {item!r}: expected a table to set {parts[-1]!r} in")
         node[parts[-1]] = _parse_value(raw.strip())
     return data
 

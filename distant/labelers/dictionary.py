@@ -318,6 +318,8 @@ class DictionaryOptions:
             ``fold``: both sides are reduced to a simple singular (``cholinergic`` then matches
             ``cholinergics``); ``off``.
         hyphens: ``anti-inflammatory``, ``anti inflammatory`` and ``antiinflammatory`` match each other.
+        unknown_label: Label of untyped phrase matches: ``-`` (no label: any tag, O included), or
+            ``A|B`` (an entity of one of these types, never O).
     """
 
     dicts: list[Path] = field(default_factory=list)
@@ -330,8 +332,11 @@ class DictionaryOptions:
     greek: bool = True
     plurals: str = "add"
     hyphens: bool = True
+    unknown_label: str = UNKNOWN
 
     def __post_init__(self) -> None:
+        if self.unknown_label != UNKNOWN and not all(is_type_name(t) for t in self.unknown_label.split("|")):
+            raise ValueError(f"unknown_label: expected '-' or entity types joined by '|', found {self.unknown_label!r}")
         if self.plurals not in PLURAL_POLICIES:
             raise ValueError(f"plurals: expected one of {', '.join(PLURAL_POLICIES)}, found {self.plurals!r}")
         if self.overlap not in OVERLAP_POLICIES:
@@ -397,5 +402,5 @@ class DictionaryLabeler(Labeler):
         matcher = self.matcher
         for i, j, eid in self.select(matcher.match(words), len(words)):
             label = matcher.label(eid)
-            yield Span(tokens[i][0], tokens[j - 1][1], UNKNOWN if label is None else label, self.name,
+            yield Span(tokens[i][0], tokens[j - 1][1], self.options.unknown_label if label is None else label, self.name,
                        matcher.kb_ids[eid])
