@@ -17,7 +17,6 @@ import torch
 from distant.corpus import Chunk, chunk_words, chunks, tags_to_doc_spans
 from distant.docs import PRED, Document
 from distant.errors import DistantError
-from distant.models.charlm import compute_charlm_features
 from distant.models.tagger import Tagger, TaggerExample, collate
 from distant.tokenize import default_tokenizer
 
@@ -44,18 +43,16 @@ def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int
                      batch_size: int = 64) -> Encoded:
     """Tokenize ``docs`` if needed, cut them into chunks and encode the chunks for ``model``.
 
-    A frozen char LM's features are computed here once (on ``device``) and cached in the examples.
+    The frozen parts' features (a frozen char LM's, a frozen transformer's) are computed here once (on
+    ``device``) and cached in the examples.
     """
     tokenizer = default_tokenizer()
     for doc in docs:
         tokenizer(doc)
     units = [c for c in chunks(docs, max_tokens) if c.last > c.first]
     words = chunk_words(docs, units)
-    features = None
-    if model.charlm_frozen:
-        model.charlm.to(device)
-        features = compute_charlm_features(model.charlm, words, batch_size=batch_size, device=device)
-    return Encoded(docs, units, model.encode(words, allowed=allowed, char_features=features))
+    features = model.cached_features(words, batch_size=batch_size, device=device)
+    return Encoded(docs, units, model.encode(words, allowed=allowed, **features))
 
 
 @torch.no_grad()

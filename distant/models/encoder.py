@@ -1,4 +1,4 @@
-"""Word-level BiLSTM encoder over word embeddings concatenated with optional extra features."""
+"""Word-level encoders over the concatenated word features: a BiLSTM, or none at all (:class:`PassThrough`)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,23 @@ class BiLSTMEncoder(nn.Module):
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)  # [B, T, 2H]
         return self.drop(out)
+
+
+class PassThrough(nn.Module):
+    """No contextual layer: dropout on the features only, so that the CRF's linear layer reads them directly.
+
+    The tagger uses it when ``hidden_size == 0``: a fine-tuned transformer is contextual already.
+
+    Args:
+        input_dim: width of the input features (and of the output).
+        dropout: dropout rate on the features.
+    """
+
+    def __init__(self, input_dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.drop = Dropout(dropout)
+        self.output_dim = input_dim
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Return ``inputs [B, T, D]`` with dropout (``lengths`` is unused: padding stays whatever it was)."""
+        return self.drop(inputs)

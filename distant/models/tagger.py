@@ -1,11 +1,16 @@
-"""The sequence tagger: word embeddings (+ char-LM features, + extra features) -> BiLSTM -> emissions -> CRF.
+"""The sequence tagger: word features (embeddings, transformer, char LM, extra) -> BiLSTM -> emissions -> CRF.
 
 Optional parts are sub-modules that exist or not according to :class:`TaggerConfig`:
 
 * ``words``: trainable (or frozen) word embeddings, absent when ``word_dim == 0``;
+* ``transformer`` (``encoder = "transformer"``): a Hugging Face encoder's sub-word states pooled per word
+  (:mod:`distant.models.transformer`), fine-tuned with its own learning rate, or frozen and read from the
+  batch's cached ``transformer_features``;
 * ``charlm`` + ``char_highway``: LM-LSTM-CRF character features, either computed live from the char LM
   (co-training, or prediction) or read from the batch's cached ``char_features`` (frozen, pre-trained LM);
-* ``extra_dim``: any other frozen per-word features the batch carries (a transformer's, for instance).
+* ``extra_dim``: any other frozen per-word features the batch carries;
+* ``encoder``: a BiLSTM over the concatenated features, or, with ``hidden_size == 0``, none (the emissions are a
+  linear layer over the features: the usual head for a fine-tuned transformer).
 
 Training uses the partial-label CRF loss over the batch's allowed tag sets. The data flow for training is::
 
@@ -13,7 +18,8 @@ Training uses the partial-label CRF loss over the batch's allowed tag sets. The 
     batch = collate(examples[i:j]).to(device)                                 # per step
     loss, parts = tagger.loss(batch)
 
-A checkpoint is ``{format_version, config, vocabs, state_dict}`` with only tensors and plain types.
+A checkpoint is ``{format_version, config, vocabs, state_dict}`` with only tensors and plain types; a
+transformer's weights are in the state dict and its tokenizer and config files (bytes) in ``vocabs``.
 """
 
 from __future__ import annotations
@@ -31,15 +37,19 @@ from torch.nn.utils.rnn import pad_sequence
 from distant.docs import UNKNOWN
 from distant.errors import DistantError
 from distant.models.charlm import (CharBatch, CharExample, CharLM, CharLMConfig, CharVocab, Highway,
-                                   build_charlm, collate_chars, config_from_dict)
+                                   build_charlm, collate_chars, compute_charlm_features, config_from_dict)
 from distant.models.crf import CRF, bio_constraints
 from distant.models.embeddings import PAD_ID, WordEmbedding, WordVocab, load_word_vectors
-from distant.models.encoder import BiLSTMEncoder
+from distant.models.encoder import BiLSTMEncoder, PassThrough
+from distant.models.transformer import (POOLINGS, SubwordBatch, SubwordExample, TransformerEncoder,
+                                        collate_subwords, load_transformer)
 
 FORMAT_VERSION = 1
 
 # A token's tags: a tag name, UNKNOWN ("-": any tag), or a collection of tag names.
 TokenTags = str | Collection[str]
+
+ENCODERS = ("lstm", "transformer")  # what reads the words (model.encoder)
 
 
 @dataclass
@@ -51,7 +61,13 @@ class TaggerConfig:
     min_word_count: int = 1
     lower: bool = True
     digits_to_zero: bool = True
-    hidden_size: int = 200  # BiLSTM size per direction
+    encoder: str = "lstm"  # lstm: embeddings / char LM into the BiLSTM; transformer: a transformer's features too
+    transformer: str = ""  # encoder = transformer: a local model directory (or a name in the local HF cache)
+    pooling: str = "first"  # a word's transformer feature: its first sub-word's state, or the mean (mean)
+    fine_tune: bool = False  # train the transformer (false: frozen, its features computed once and cached)
+    encoder_lr: float = 2e-5  # learning rate of the transformer's weights when fine-tuning
+    window: int = 0  # sub-words per transformer window, specials included (0: the model's maximum)
+    hidden_size: int = 200  # BiLSTM size per direction (0: no BiLSTM, a linear layer over the features)
     num_layers: int = 1
     dropout: float = 0.5
     use_charlm: bool = False
@@ -63,6 +79,17 @@ class TaggerConfig:
     extra_dim: int = 0  # width of extra frozen per-word features in the batch
     constraints: bool = True  # forbid invalid transitions (O -> I-X, B-X -> I-Y) in the CRF
     scheme: str = "IOB2"
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"model.encoder is {self.encoder!r}; expected one of {', '.join(ENCODERS)}")
+        if self.encoder == "transformer" and not self.transformer:
+            raise ValueError("model.encoder is 'transformer' but model.transformer is empty; expected a local "
+                             "model directory")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"model.pooling is {self.pooling!r}; expected one of {', '.join(POOLINGS)}")
+        if self.window < 0 or self.hidden_size < 0:
+            raise ValueError("model.window and model.hidden_size must not be negative")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain types."""
@@ -101,6 +128,8 @@ class TaggerExample:
     chars: CharExample | None = None  # char streams, when the char LM runs live
     char_features: torch.Tensor | None = None  # [n, 2H] cached frozen char-LM features
     extra: torch.Tensor | None = None  # [n, E] extra frozen features
+    subwords: SubwordExample | None = None  # transformer windows, when the transformer runs live
+    transformer_features: torch.Tensor | None = None  # [n, H] cached frozen transformer features
 
 
 @dataclass
@@ -114,6 +143,8 @@ class TaggerBatch:
     chars: CharBatch | None = None
     char_features: torch.Tensor | None = None  # [B, T, 2H] float32
     extra: torch.Tensor | None = None  # [B, T, E] float32
+    subwords: SubwordBatch | None = None
+    transformer_features: torch.Tensor | None = None  # [B, T, H] float32
 
     def to(self, device: torch.device | str) -> TaggerBatch:
         """Return a copy on ``device`` (``lengths`` stays on the CPU)."""
@@ -121,7 +152,8 @@ class TaggerBatch:
             return None if t is None else t.to(device)
 
         return TaggerBatch(move(self.words), move(self.mask), self.lengths, move(self.allowed),
-                           move(self.chars), move(self.char_features), move(self.extra))
+                           move(self.chars), move(self.char_features), move(self.extra), move(self.subwords),
+                           move(self.transformer_features))
 
     @property
     def num_words(self) -> int:
@@ -173,7 +205,7 @@ def collate(examples: Sequence[TaggerExample]) -> TaggerBatch:
     words = pad_sequence([e.words for e in examples], batch_first=True, padding_value=PAD_ID)  # [B, T]
     mask = torch.arange(words.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # [B, T]
     first = examples[0]
-    allowed = chars = char_features = extra = None
+    allowed = chars = char_features = extra = subwords = transformer_features = None
     if first.allowed is not None:
         allowed = pad_sequence([e.allowed for e in examples], batch_first=True, padding_value=True)
     if first.chars is not None:
@@ -182,21 +214,26 @@ def collate(examples: Sequence[TaggerExample]) -> TaggerBatch:
         char_features = pad_sequence([e.char_features for e in examples], batch_first=True).float()
     if first.extra is not None:
         extra = pad_sequence([e.extra for e in examples], batch_first=True).float()
-    return TaggerBatch(words, mask, lengths, allowed, chars, char_features, extra)
+    if first.subwords is not None:
+        subwords = collate_subwords([e.subwords for e in examples], words.shape[1])
+    if first.transformer_features is not None:
+        transformer_features = pad_sequence([e.transformer_features for e in examples], batch_first=True).float()
+    return TaggerBatch(words, mask, lengths, allowed, chars, char_features, extra, subwords, transformer_features)
 
 
 class Tagger(nn.Module):
-    """BiLSTM-CRF tagger over word embeddings and optional char-LM and extra features.
+    """BiLSTM-CRF tagger over word embeddings and optional transformer, char-LM and extra features.
 
     Args:
         config: which parts and sizes.
         vocabs: word vocabulary and tag names.
         charlm: the character LM, required when ``config.use_charlm`` (see :func:`build_tagger`).
         word_vectors: optional ``[len(vocabs.words), word_dim]`` initial word embeddings.
+        transformer: the transformer, required when ``config.encoder == "transformer"`` (see :func:`build_tagger`).
     """
 
     def __init__(self, config: TaggerConfig, vocabs: TaggerVocabs, charlm: CharLM | None = None,
-                 word_vectors: torch.Tensor | None = None) -> None:
+                 word_vectors: torch.Tensor | None = None, transformer: TransformerEncoder | None = None) -> None:
         super().__init__()
         self.config = config
         self.vocabs = vocabs
@@ -207,6 +244,15 @@ class Tagger(nn.Module):
             self.words = WordEmbedding(len(vocabs.words), config.word_dim, word_vectors,
                                        config.freeze_word_embeddings)
             in_dim += config.word_dim
+        self.transformer: TransformerEncoder | None = None
+        if config.encoder == "transformer":
+            if transformer is None:
+                raise ValueError("config.encoder is 'transformer': pass the TransformerEncoder "
+                                 "(build_tagger loads one)")
+            self.transformer = transformer
+            in_dim += transformer.feature_dim
+            if not config.fine_tune:
+                transformer.requires_grad_(False)
         self.charlm: CharLM | None = None
         self.char_highway: nn.Module | None = None
         if config.use_charlm:
@@ -223,8 +269,12 @@ class Tagger(nn.Module):
             if config.freeze_charlm:
                 charlm.requires_grad_(False)
         if in_dim == 0:
-            raise DistantError("the tagger has no input: set model.word_dim, model.use_charlm or model.extra_dim")
-        self.encoder = BiLSTMEncoder(in_dim, config.hidden_size, config.num_layers, config.dropout)
+            raise DistantError("the tagger has no input: set model.word_dim, model.use_charlm, model.encoder or "
+                               "model.extra_dim")
+        if config.hidden_size > 0:
+            self.encoder: nn.Module = BiLSTMEncoder(in_dim, config.hidden_size, config.num_layers, config.dropout)
+        else:
+            self.encoder = PassThrough(in_dim, config.dropout)
         self.out = nn.Linear(self.encoder.output_dim, num_tags)
         if config.constraints:
             self.crf = CRF(num_tags, *bio_constraints(vocabs.tags, config.scheme))
@@ -240,25 +290,59 @@ class Tagger(nn.Module):
         """Whether the char LM is present and frozen (its features may then be cached)."""
         return self.charlm is not None and self.config.freeze_charlm
 
+    @property
+    def transformer_frozen(self) -> bool:
+        """Whether the transformer is present and frozen (its features may then be cached)."""
+        return self.transformer is not None and not self.config.fine_tune
+
     def train(self, mode: bool = True) -> Tagger:
-        """Set training mode; a frozen char LM stays in eval mode so its features match cached ones."""
+        """Set training mode; frozen parts stay in eval mode so that their features match cached ones."""
         super().train(mode)
         if self.charlm_frozen:
             self.charlm.eval()
+        if self.transformer_frozen:
+            self.transformer.eval()
         return self
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Return the parameters the optimiser should update (frozen parts excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Return optimiser parameter groups: the head at ``lr``, a fine-tuned transformer at ``config.encoder_lr``."""
+        inside = set() if self.transformer is None else {id(p) for p in self.transformer.parameters()}
+        trainable = self.trainable_parameters()
+        groups = [{"params": [p for p in trainable if id(p) not in inside], "lr": lr}]
+        encoder = [p for p in trainable if id(p) in inside]
+        if encoder:
+            groups.append({"params": encoder, "lr": self.config.encoder_lr})
+        return groups
+
+    @torch.no_grad()
+    def cached_features(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
+                        device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
+        """Compute the frozen parts' features once (char LM, transformer), as keyword arguments for :meth:`encode`."""
+        out: dict[str, list[torch.Tensor]] = {}
+        if self.charlm_frozen:
+            self.charlm.to(device)
+            out["char_features"] = compute_charlm_features(self.charlm, sentences, batch_size=batch_size,
+                                                           device=device)
+        if self.transformer_frozen:
+            self.transformer.to(device)
+            out["transformer_features"] = self.transformer.features(sentences, batch_size=batch_size, device=device)
+        return out
+
     # -- data ------------------------------------------------------------------------------------------------
 
     def encode(self, sentences: Sequence[Sequence[str]], *, allowed: Sequence[Any] | None = None,
                char_features: Sequence[torch.Tensor] | None = None,
-               extra: Sequence[torch.Tensor] | None = None) -> list[TaggerExample]:
+               extra: Sequence[torch.Tensor] | None = None,
+               transformer_features: Sequence[torch.Tensor] | None = None) -> list[TaggerExample]:
         """Encode sentences once into examples for :func:`collate`.
 
-        Char streams are encoded only when the tagger has a char LM and no cached ``char_features`` are given.
+        Char streams are encoded only when the tagger has a char LM and no cached ``char_features`` are given,
+        transformer windows only when it has a transformer and no cached ``transformer_features``
+        (:meth:`cached_features` computes both for the frozen parts).
 
         Args:
             sentences: tokenized sentences.
@@ -266,15 +350,22 @@ class Tagger(nn.Module):
             char_features: per sentence ``[n, 2H]`` cached features from :func:`compute_charlm_features`
                 (only valid for a frozen char LM).
             extra: per sentence ``[n, E]`` extra features (``config.extra_dim`` wide).
+            transformer_features: per sentence ``[n, H]`` cached features of a frozen transformer.
 
         Raises:
             DistantError: allowed sets or features that do not fit the sentences or the model.
         """
         if char_features is not None and not self.charlm_frozen:
             raise DistantError("cached char-LM features need model.use_charlm and model.freeze_charlm")
+        if transformer_features is not None and not self.transformer_frozen:
+            raise DistantError("cached transformer features need model.encoder = 'transformer' and "
+                               "model.fine_tune = false")
         if self.config.extra_dim and extra is None:
             raise DistantError(f"model.extra_dim is {self.config.extra_dim}: extra features are required")
         live_chars = self.charlm is not None and char_features is None
+        subwords = None
+        if self.transformer is not None and transformer_features is None:
+            subwords = self.transformer.encode(sentences)  # all sentences at once: the tokenizer batches them
         examples = []
         for i, sent in enumerate(sentences):
             n = len(sent)
@@ -287,6 +378,11 @@ class Tagger(nn.Module):
                 ex.char_features = self._check_features(char_features[i], n, self.charlm.feature_dim, i)
             if extra is not None:
                 ex.extra = self._check_features(extra[i], n, self.config.extra_dim, i)
+            if subwords is not None:
+                ex.subwords = subwords[i]
+            if transformer_features is not None:
+                ex.transformer_features = self._check_features(transformer_features[i], n,
+                                                               self.transformer.feature_dim, i)
             examples.append(ex)
         return examples
 
@@ -308,6 +404,16 @@ class Tagger(nn.Module):
         states = None
         if self.words is not None:
             parts.append(self.words(batch.words))  # [B, T, word_dim]
+        if self.transformer is not None:
+            if batch.transformer_features is not None:
+                parts.append(batch.transformer_features)  # [B, T, H], cached
+            elif batch.subwords is None:
+                raise DistantError("the model uses a transformer: the batch needs sub-words or cached features")
+            elif self.config.fine_tune:
+                parts.append(self.transformer(batch.subwords))  # [B, T, H]
+            else:
+                with torch.no_grad():
+                    parts.append(self.transformer(batch.subwords))  # [B, T, H]
         if self.charlm is not None:
             if batch.char_features is not None:
                 char = batch.char_features  # [B, T, 2H], cached
@@ -410,9 +516,12 @@ class Tagger(nn.Module):
 
     def predict(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
                 device: torch.device | str = "cpu", char_features: Sequence[torch.Tensor] | None = None,
-                extra: Sequence[torch.Tensor] | None = None) -> tuple[list[list[str]], list[list[float]]]:
+                extra: Sequence[torch.Tensor] | None = None,
+                transformer_features: Sequence[torch.Tensor] | None = None
+                ) -> tuple[list[list[str]], list[list[float]]]:
         """Tag sentences in length-sorted batches; results are in input order (see :meth:`decode`)."""
-        examples = self.encode(sentences, char_features=char_features, extra=extra)
+        examples = self.encode(sentences, char_features=char_features, extra=extra,
+                               transformer_features=transformer_features)
         order = sorted(range(len(examples)), key=lambda i: len(examples[i].words))
         tags: list[list[str]] = [[] for _ in examples]
         conf: list[list[float]] = [[] for _ in examples]
@@ -433,6 +542,8 @@ class Tagger(nn.Module):
         if self.charlm is not None:
             vocabs["chars"] = self.charlm.chars.to_state()
             vocabs["lm_words"] = self.charlm.lm_words.to_state()
+        if self.transformer is not None:
+            vocabs["transformer"] = dict(self.transformer.files())  # tokenizer + model config files
         return {"format_version": FORMAT_VERSION, "config": self.config.to_dict(), "vocabs": vocabs,
                 "state_dict": self.state_dict()}
 
@@ -452,7 +563,11 @@ class Tagger(nn.Module):
         charlm = None
         if config.use_charlm:
             charlm = CharLM(config.charlm, CharVocab.from_state(v["chars"]), WordVocab.from_state(v["lm_words"]))
-        model = cls(config, vocabs, charlm)
+        transformer = None
+        if config.encoder == "transformer":
+            transformer = TransformerEncoder.from_files(v["transformer"], pooling=config.pooling,
+                                                        window=config.window, where=where)
+        model = cls(config, vocabs, charlm, transformer=transformer)
         model.load_state_dict(checkpoint["state_dict"])
         return model
 
@@ -464,7 +579,8 @@ def build_tagger(sentences: Sequence[Sequence[str]], tag_names: Sequence[str], c
     Args:
         sentences: the training sentences (the word vocabulary is built from them).
         tag_names: tags in index order, ``"O"`` first by convention.
-        config: the model config; when ``use_charlm`` and ``charlm`` is None, a fresh char LM is built.
+        config: the model config; when ``use_charlm`` and ``charlm`` is None, a fresh char LM is built; when
+            ``encoder == "transformer"``, the transformer is loaded from ``config.transformer`` (offline).
         charlm: a (pre-trained) char LM to use; its ``config`` replaces ``config.charlm``.
         word_vectors: optional word2vec / GloVe text file to initialise the word embeddings.
         seed: seeds the parameter initialisation.
@@ -479,4 +595,8 @@ def build_tagger(sentences: Sequence[Sequence[str]], tag_names: Sequence[str], c
     vectors = None
     if word_vectors is not None and config.word_dim > 0:
         vectors = load_word_vectors(word_vectors, words, config.word_dim, seed)
-    return Tagger(config, TaggerVocabs(words, list(tag_names)), charlm if config.use_charlm else None, vectors)
+    transformer = None
+    if config.encoder == "transformer":
+        transformer = load_transformer(config.transformer, pooling=config.pooling, window=config.window)
+    return Tagger(config, TaggerVocabs(words, list(tag_names)), charlm if config.use_charlm else None, vectors,
+                  transformer)
