@@ -90,6 +90,9 @@ class TrainSettings:
     pretrain_epochs: int = 0  # char-LM pre-training passes over the training (and extra) text
     charlm: Path | None = None  # a pre-trained char LM (``distant pretrain-lm``) instead of pre-training here
     threads: int = 0  # torch CPU threads (0: torch's default)
+    self_training: int = 0  # rounds of self-training after the first fit (see distant.selftrain)
+    self_training_epochs: int = 4  # epochs per self-training round (early stopping applies)
+    self_training_min_score: float = 0.9  # confidence a predicted span needs to join the pseudo-labels
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -145,7 +148,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) 
 
 def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim.Optimizer, *,
         settings: TrainSettings, device: torch.device, score_dev: Callable[[], dict],
-        start_epoch: int = 1, instance_weights: Sequence[float] | None = None,
+        start_epoch: int = 1, last_epoch: int | None = None, instance_weights: Sequence[float] | None = None,
         correction: ShiftCorrection | None = None) -> Iterator[dict[str, Any]]:
     """Train ``model`` epoch after epoch, yielding ``step`` and ``epoch`` events.
 
@@ -162,7 +165,7 @@ def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim
     use_amp = settings.mixed_precision and device.type == "cuda"
     train_bias = None if correction is None else correction.train_bias()
     bias = None if train_bias is None else train_bias.to(device)
-    for epoch in range(start_epoch, settings.epochs + 1):
+    for epoch in range(start_epoch, (settings.epochs if last_epoch is None else last_epoch) + 1):
         rng = random.Random(settings.seed * 1000 + epoch)
         torch.manual_seed(settings.seed * 1000 + epoch)
         model.train()
@@ -291,6 +294,71 @@ class Progress:
             log.info("%s", event.get("message", event.get("stage")))
 
 
+def make_optimizer(model: Tagger, settings: TrainSettings) -> torch.optim.Optimizer:
+    """Build the configured optimiser over the model's parameter groups."""
+    return OPTIMIZERS[settings.optimizer](model.parameter_groups(settings.lr), lr=settings.lr,
+                                          weight_decay=settings.weight_decay)
+
+
+def _use_round_labels(train_set: Encoded, docs: Sequence[Document], units, tags: Sequence[str], run_dir: Path,
+                      round_: int, config: RunConfig, reread: bool = True) -> None:
+    """Point the training examples at a self-training round's pseudo-labels (read back when resuming)."""
+    if reread:
+        from distant.formats import read_documents
+
+        saved = read_documents(run_dir / f"pseudo.round{round_}.jsonl", "jsonl")
+        for doc, again in zip(docs, saved):
+            doc.layers[PSEUDO] = again.spans(PSEUDO)
+    allowed = chunk_allowed(docs, units, tags, config.aggregate.get("unmatched", "O"))
+    for example, sets in zip(train_set.examples, allowed):
+        example.allowed = sets
+
+
+class Phase:
+    """Runs :func:`fit` over a range of epochs with checkpoints, early stopping and the time limit."""
+
+    def __init__(self, model: Tagger, train_set: Encoded, scorer: DevScorer, correction: ShiftCorrection,
+                 settings: TrainSettings, run_dir: Path, device: torch.device, emit: Progress, deadline: float):
+        self.model, self.train_set, self.scorer, self.correction = model, train_set, scorer, correction
+        self.settings, self.run_dir, self.device, self.emit, self.deadline = settings, run_dir, device, emit, deadline
+        self.out_of_time = False
+
+    def run(self, optimizer: torch.optim.Optimizer, state: dict[str, Any], last_epoch: int,
+            patience_from: int = 0) -> dict[str, float]:
+        """Train epochs ``state["epoch"] + 1 .. last_epoch``, updating ``state``; return words and seconds."""
+        settings = self.settings
+        if state["stopped"]:  # a resumed run that had already stopped this phase
+            return {"words": 0, "seconds": 0.0}
+        events = fit(self.model, self.train_set.examples, optimizer, settings=settings, device=self.device,
+                     score_dev=self.scorer.score, start_epoch=state["epoch"] + 1, last_epoch=last_epoch,
+                     correction=self.correction)
+        words, seconds = 0, 0.0
+        for event in events:
+            self.emit(event)
+            if event["event"] != "epoch":
+                continue
+            words += event["words"]
+            seconds += event["seconds"]
+            state["epoch"] = epoch = event["epoch"]
+            state["history"].append({k: v for k, v in event.items() if k != "event"} | {"round": state["round"]})
+            if event["dev"]["f1"] > state["best"]["f1"]:
+                state["best"] = {"epoch": epoch, "f1": event["dev"]["f1"]}
+                save_checkpoint(self.model.to_checkpoint(), self.run_dir / MODEL_FILE)
+            if epoch - max(state["best"]["epoch"], patience_from) >= settings.patience:
+                state["stopped"] = True
+                message = f"early stop: no dev gain for {settings.patience} epochs"
+            elif time.perf_counter() > self.deadline:
+                self.out_of_time = state["stopped"] = True
+                message = f"time limit of {settings.max_minutes} min reached"
+            save_checkpoint({"model": self.model.to_checkpoint(), "optimizer": optimizer.state_dict(), **state},
+                            self.run_dir / LAST_FILE)
+            write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in state["history"]))
+            if state["stopped"]:
+                self.emit({"event": "stage", "stage": "stop", "message": message})
+                events.close()
+        return {"words": words, "seconds": seconds}
+
+
 def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None = None, resume: bool = False,
                  device: str | None = None, workers: int = 1,
                  progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -378,48 +446,48 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
                                  scorer.encoded.docs if dev_layer == GOLD else None)
     scorer.tag_bias = correction.selection_bias()
 
-    # 5. train with early stopping; checkpoint every epoch
-    optimizer = OPTIMIZERS[settings.optimizer](model.trainable_parameters(), lr=settings.lr,
-                                               weight_decay=settings.weight_decay)
-    history: list[dict] = []
-    best = {"epoch": 0, "f1": -1.0}
-    start_epoch = 1
+    # 5. train with early stopping, then self-train; checkpoint every epoch
+    state = {"history": [], "best": {"epoch": 0, "f1": -1.0}, "epoch": 0, "round": 0, "round_start": 1,
+             "stopped": False}
+    optimizer = make_optimizer(model, settings)
     if checkpoint is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
-        history, best, start_epoch = checkpoint["history"], checkpoint["best"], checkpoint["epoch"] + 1
-        emit({"event": "stage", "stage": "resume", "message": f"resuming after epoch {checkpoint['epoch']}"})
+        state = {k: checkpoint[k] for k in state}
+        if state["round"] > 0:
+            _use_round_labels(train_set, train_docs, train_chunks, tags, run_dir, state["round"], config)
+        emit({"event": "stage", "stage": "resume", "message": f"resuming after epoch {state['epoch']}"})
     deadline = time.perf_counter() + settings.max_minutes * 60 if settings.max_minutes > 0 else math.inf
     t0 = time.perf_counter()
-    train_words_total, train_seconds = 0, 0.0
     emit({"event": "stage", "stage": "train", "message": f"training on {len(train_set.examples)} sentences "
           f"({train_set.num_words} words), {len(tags)} tags, device {dev_device}"})
-    events = fit(model, train_set.examples, optimizer, settings=settings, device=dev_device,
-                 score_dev=scorer.score, start_epoch=start_epoch, correction=correction)
-    for event in events:
-        emit(event)
-        if event["event"] != "epoch":
-            continue
-        train_words_total += event["words"]
-        train_seconds += event["seconds"]
-        epoch = event["epoch"]
-        history.append({k: v for k, v in event.items() if k != "event"})
-        improved = event["dev"]["f1"] > best["f1"]
-        if improved:
-            best = {"epoch": epoch, "f1": event["dev"]["f1"]}
-            save_checkpoint(model.to_checkpoint(), run_dir / MODEL_FILE)
-        save_checkpoint({"model": model.to_checkpoint(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                         "history": history, "best": best}, last_path)
-        write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
-        if epoch - best["epoch"] >= settings.patience:
-            emit({"event": "stage", "stage": "stop", "message": f"early stop: no dev gain for {settings.patience} epochs"})
-            events.close()
-        elif time.perf_counter() > deadline:
-            emit({"event": "stage", "stage": "stop", "message": f"time limit of {settings.max_minutes} min reached"})
-            events.close()
+    phase = Phase(model, train_set, scorer, correction, settings, run_dir, dev_device, emit, deadline)
+    speed = phase.run(optimizer, state, last_epoch=settings.epochs if state["round"] == 0
+                      else state["round_start"] + settings.self_training_epochs - 1)
+    report["self_training"] = []
+    while state["round"] < settings.self_training and not phase.out_of_time:
+        state["round"] += 1
+        emit({"event": "stage", "stage": "self-train", "message": f"self-training round {state['round']}"})
+        model.load_state_dict(load_checkpoint(run_dir / MODEL_FILE)["state_dict"])
+        tags_, conf = decode(model, train_set.examples, batch_size=settings.eval_batch_size, device=dev_device)
+        store_predictions(train_set, tags_, conf, PRED)
+        from distant.selftrain import relabel
+
+        counts = relabel(train_docs, PSEUDO, PRED, settings.self_training_min_score, PSEUDO)
+        report["self_training"].append({"round": state["round"], **counts})
+        from distant.formats import write_documents as write_docs
+
+        write_docs(train_docs, run_dir / f"pseudo.round{state['round']}.jsonl", "jsonl", layer=PSEUDO)
+        _use_round_labels(train_set, train_docs, train_chunks, tags, run_dir, state["round"], config, reread=False)
+        state["round_start"], state["stopped"] = state["epoch"] + 1, False
+        optimizer = make_optimizer(model, settings)
+        more = phase.run(optimizer, state, last_epoch=state["epoch"] + settings.self_training_epochs,
+                         patience_from=state["epoch"])
+        speed = {k: speed[k] + more[k] for k in speed}
     timings["train"] = time.perf_counter() - t0
+    history, best = state["history"], state["best"]
     report["train"] = {"epochs": len(history), "best_epoch": best["epoch"], "best_dev_f1": best["f1"],
                        "sentences": len(train_set.examples), "words_per_epoch": train_set.num_words,
-                       "words_per_s": train_words_total / max(train_seconds, 1e-9)}
+                       "words_per_s": speed["words"] / max(speed["seconds"], 1e-9)}
 
     # 6. the best model, shift-corrected on dev, then scored on the test set
     best_model = Tagger.from_checkpoint(load_checkpoint(run_dir / MODEL_FILE)).to(dev_device)

@@ -104,3 +104,27 @@ def test_training_errors_are_one_line(tmp_path, trained):
     (broken / "model.pt").write_bytes(b"not a checkpoint")
     assert "checkpoint" in one_line_error(run("predict", broken, SAMPLE / "abstracts.txt", "-o", tmp_path / "p.jsonl"))
     assert "debias.json" in one_line_error(run("debias", "report", tmp_path))
+
+
+def test_self_training_folds_predictions_into_the_pseudo_labels(tmp_path):
+    run_dir = tmp_path / "st"
+    ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", "train.self_training=1", "--set",
+       "train.self_training_epochs=1", "--set", "train.self_training_min_score=0.0")
+    history = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [h["round"] for h in history] == [0, 0, 1]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["self_training"][0]["round"] == 1
+    assert (run_dir / "pseudo.round1.jsonl").is_file()
+
+
+def test_merge_predictions_keeps_typed_spans_and_resolves_untyped():
+    from distant.docs import Document, Span
+    from distant.selftrain import merge_predictions
+
+    doc = Document("d", "aspirin caused acute renal failure and fever")
+    doc.set_spans("pseudo", [Span(0, 7, "Chemical"), Span(15, 34, "-")])
+    doc.set_spans("pred", [Span(0, 14, "Disease", score=0.99), Span(15, 34, "Disease", score=0.95),
+                           Span(39, 44, "Disease", score=0.5)])
+    added, resolved = merge_predictions(doc, "pseudo", "pred", 0.9, "new")
+    assert (added, resolved) == (1, 1)
+    assert [(s.start, s.end, s.label) for s in doc.spans("new")] == [(0, 7, "Chemical"), (15, 34, "Disease")]
