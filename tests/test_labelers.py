@@ -123,6 +123,12 @@ def test_case_folding_keeps_short_all_caps_entries_case_sensitive(core):
     assert [t for t, _ in found(folded(doc("pd and PD")), "dictionary")] == ["pd", "PD"]
 
 
+def test_two_letter_element_symbols_keep_their_case():
+    lab = dictionary(("Chemical", "Mg"), ("Chemical", "lithium"))
+    d = lab(doc("Mg and Lithium were given at 5 mg/kg."))
+    assert found(d, "dictionary") == [("Mg", "Chemical"), ("Lithium", "Chemical")]
+
+
 def test_greek_letters_and_nfkc(core):
     d = core(doc("α-tocopherol and ALPHA-TOCOPHEROL and \uff4c\uff49\uff54\uff48\uff49\uff55\uff4d"))
     assert [label for _, label in found(d, "dictionary")] == ["Chemical"] * 3

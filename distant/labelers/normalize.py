@@ -67,13 +67,18 @@ def singular(word: str) -> str:
     return word
 
 
+def _has_upper(token: str) -> bool:
+    return any(c.isupper() for c in token)
+
+
 class Normalizer:
     """Map a token to its normal form; equal normal forms match.
 
     Args:
         lowercase: Fold case.
         keep_case_max_len: All-caps tokens up to this many characters keep their case (``PD`` is not
-            ``pd``); 0 folds them too.
+            ``pd``), and so do two-letter tokens with a capital (element symbols: ``Mg`` is not the
+            ``mg`` of "5 mg/kg"); 0 folds them all.
         nfkc: Apply Unicode NFKC (full-width letters, ligatures, the micro sign) and unify dashes.
         greek: Spell Greek letters out (``α`` and ``alpha`` match).
         plurals: Reduce regular English plurals to the singular.
@@ -106,13 +111,17 @@ class Normalizer:
             out = [o if o is not None else self(w) for o, w in zip(out, words)]
         return out
 
+    def _keeps_case(self, token: str) -> bool:
+        short = len(token) <= self.keep_case_max_len
+        return short and (token.isupper() or (len(token) == 2 and _has_upper(token)))
+
     def _normalize(self, token: str) -> str:
         t = token
         if self.nfkc:
             t = unicodedata.normalize("NFKC", t).translate(_DASH_TABLE)
         if self.greek:
             t = t.translate(_GREEK_TABLE)
-        if self.lowercase and not (len(t) <= self.keep_case_max_len and t.isupper()):
+        if self.lowercase and not self._keeps_case(t):
             t = t.lower()
             if self.plurals:
                 t = singular(t)
