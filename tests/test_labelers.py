@@ -439,3 +439,14 @@ def test_bc5cdr_test_with_dict_core_and_stopwords():
     label_documents(docs, labelers, aggregator)
     micro = evaluate(gold, docs, pred_layer="pseudo").micro
     assert micro.f1 >= 0.72 and micro.precision >= 0.86, micro.as_dict()
+
+
+def test_untyped_phrases_can_be_forced_to_be_entities_except_lone_letters():
+    from distant.labelers.dictionary import DictionaryLabeler, DictionaryOptions
+
+    lab = DictionaryLabeler("dictionary", DictionaryOptions(unknown_label="Chemical|Disease"),
+                            phrases=["renal failure", "P"])
+    d = lab(doc("P < 0.05 for renal failure"))
+    assert found(d, "dictionary") == [("P", "-"), ("renal failure", "Chemical|Disease")]
+    with pytest.raises(ValueError, match="unknown_label"):
+        DictionaryOptions(unknown_label="Chemical|")

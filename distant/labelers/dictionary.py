@@ -320,6 +320,8 @@ class DictionaryOptions:
         hyphens: ``anti-inflammatory``, ``anti inflammatory`` and ``antiinflammatory`` match each other.
         unknown_label: Label of untyped phrase matches: ``-`` (no label: any tag, O included), or
             ``A|B`` (an entity of one of these types, never O).
+        unknown_min_chars: Untyped matches shorter than this many characters stay ``-`` whatever
+            ``unknown_label`` says: a lone letter ("P" in "P < 0.05") is too ambiguous to force.
     """
 
     dicts: list[Path] = field(default_factory=list)
@@ -333,6 +335,7 @@ class DictionaryOptions:
     plurals: str = "add"
     hyphens: bool = True
     unknown_label: str = UNKNOWN
+    unknown_min_chars: int = 2
 
     def __post_init__(self) -> None:
         if self.unknown_label != UNKNOWN and not all(is_type_name(t) for t in self.unknown_label.split("|")):
@@ -402,5 +405,8 @@ class DictionaryLabeler(Labeler):
         matcher = self.matcher
         for i, j, eid in self.select(matcher.match(words), len(words)):
             label = matcher.label(eid)
-            yield Span(tokens[i][0], tokens[j - 1][1], self.options.unknown_label if label is None else label, self.name,
+            if label is None:
+                short = tokens[j - 1][1] - tokens[i][0] < self.options.unknown_min_chars
+                label = UNKNOWN if short else self.options.unknown_label
+            yield Span(tokens[i][0], tokens[j - 1][1], label, self.name,
                        matcher.kb_ids[eid])
