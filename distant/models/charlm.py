@@ -30,28 +30,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from distant.config import build
 from distant.errors import DistantError
 from distant.models.embeddings import WordVocab
 
 CHARLM_FORMAT_VERSION = 1
 IGNORE = -100  # LM target of a word with no next / previous word (cross-entropy's ignore index)
-
-
-def config_from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from ``data``, naming the closest valid key when a key is unknown.
-
-    Raises:
-        DistantError: ``data`` has a key that ``cls`` lacks.
-    """
-    import difflib
-
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(names)}"
-            raise DistantError(f"unknown key {where}.{key}{hint}")
-    return cls(**data)
 
 
 @dataclass
@@ -78,7 +62,7 @@ class CharLMConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "charlm") -> CharLMConfig:
         """Rebuild from :meth:`to_dict`'s output; unknown keys are errors."""
-        cfg = config_from_dict(cls, dict(data), where)
+        cfg = build(cls, dict(data), prefix=f"{where}.")
         cfg.lm_cutoffs = tuple(cfg.lm_cutoffs)
         return cfg
 

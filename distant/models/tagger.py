@@ -35,9 +35,10 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from distant.docs import UNKNOWN
+from distant.config import build
 from distant.errors import DistantError
 from distant.models.charlm import (CharBatch, CharExample, CharLM, CharLMConfig, CharVocab, Highway,
-                                   build_charlm, collate_chars, compute_charlm_features, config_from_dict)
+                                   build_charlm, collate_chars, compute_charlm_features)
 from distant.models.crf import CRF, bio_constraints
 from distant.models.embeddings import PAD_ID, WordEmbedding, WordVocab, load_word_vectors
 from distant.models.encoder import BiLSTMEncoder, PassThrough
@@ -102,7 +103,7 @@ class TaggerConfig:
         """Build from a dict (nested ``charlm`` dict allowed); unknown keys are errors."""
         data = dict(data)
         charlm = CharLMConfig.from_dict(data.pop("charlm", {}), f"{where}.charlm")
-        cfg = config_from_dict(cls, data, where)
+        cfg = build(cls, data, prefix=f"{where}.")
         cfg.charlm = charlm
         return cfg
 
