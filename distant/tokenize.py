@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import spacy
+from spacy.attrs import IDX, IS_SPACE, LENGTH
 from spacy.symbols import ORTH
 
 from distant.docs import Document
@@ -72,12 +73,12 @@ class Tokenizer:
         tokens: list[tuple[int, int]] = []
         newline_before: list[bool] = []
         pending_newline = False
-        for t in self._tokenizer(text):
-            if t.is_space:
-                pending_newline = pending_newline or "\n" in t.text
+        # Reading offsets in bulk is ~10x faster than creating a spaCy Token object per token.
+        for start, length, is_space in self._tokenizer(text).to_array([IDX, LENGTH, IS_SPACE]).tolist():
+            if is_space:
+                pending_newline = pending_newline or "\n" in text[start:start + length]
                 continue
-            start = t.idx
-            tokens.append((start, start + len(t.text)))
+            tokens.append((start, start + length))
             # spaCy attaches a single trailing space to the previous token; a newline can hide there too.
             newline_before.append(pending_newline or (start > 0 and text[start - 1] == "\n"))
             pending_newline = False
