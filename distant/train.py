@@ -37,9 +37,11 @@ from distant.debias.training import ShiftCorrection
 from distant.docs import GOLD, PSEUDO, PRED, Document
 from distant.errors import DistantError
 from distant.evaluate import evaluate
+from distant.formats import read_documents, write_documents
 from distant.models.charlm import CharLM, build_charlm, pretrain_charlm
 from distant.models.tagger import Tagger, TaggerConfig, TaggerExample, build_tagger, collate
 from distant.predict import MODEL_FILE, Encoded, decode, encode_documents, store_predictions
+from distant.selftrain import relabel
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +306,6 @@ def _use_round_labels(train_set: Encoded, docs: Sequence[Document], units, tags:
                       round_: int, config: RunConfig, reread: bool = True) -> None:
     """Point the training examples at a self-training round's pseudo-labels (read back when resuming)."""
     if reread:
-        from distant.formats import read_documents
-
         saved = read_documents(run_dir / f"pseudo.round{round_}.jsonl", "jsonl")
         for doc, again in zip(docs, saved):
             doc.layers[PSEUDO] = again.spans(PSEUDO)
@@ -389,8 +389,6 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     # 1. pseudo-labels (cached in the run folder, so a resumed run trains on the same ones)
     t0 = time.perf_counter()
     pseudo_file = run_dir / "pseudo.jsonl"
-    from distant.formats import read_documents, write_documents
-
     if resume and pseudo_file.is_file():
         docs = read_documents(pseudo_file, "jsonl")
     else:
@@ -470,13 +468,9 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         model.load_state_dict(load_checkpoint(run_dir / MODEL_FILE)["state_dict"])
         tags_, conf = decode(model, train_set.examples, batch_size=settings.eval_batch_size, device=dev_device)
         store_predictions(train_set, tags_, conf, PRED)
-        from distant.selftrain import relabel
-
         counts = relabel(train_docs, PSEUDO, PRED, settings.self_training_min_score, PSEUDO)
         report["self_training"].append({"round": state["round"], **counts})
-        from distant.formats import write_documents as write_docs
-
-        write_docs(train_docs, run_dir / f"pseudo.round{state['round']}.jsonl", "jsonl", layer=PSEUDO)
+        write_documents(train_docs, run_dir / f"pseudo.round{state['round']}.jsonl", "jsonl", layer=PSEUDO)
         _use_round_labels(train_set, train_docs, train_chunks, tags, run_dir, state["round"], config, reread=False)
         state["round_start"], state["stopped"] = state["epoch"] + 1, False
         optimizer = make_optimizer(model, settings)
