@@ -33,6 +33,7 @@ from distant.config import apply_overrides, build, dump_toml, load_toml, to_dict
 from distant.corpus import chunk_words, chunks, read_corpus, split_documents
 from distant.debias import DebiasConfig
 from distant.debias.corrections import instance_weighted
+from distant.debias.crossweigh import crossweigh, summarize_weights
 from distant.debias.training import ShiftCorrection
 from distant.docs import GOLD, PSEUDO, PRED, Document
 from distant.errors import DistantError
@@ -46,6 +47,7 @@ from distant.selftrain import relabel
 log = logging.getLogger(__name__)
 
 LAST_FILE = "last.pt"
+CROSSWEIGH_FILE = "crossweigh.pt"
 EM_SENTENCES = 3000  # training sentences whose posteriors EM re-estimates the target prior from
 CHARLM_FILE = "charlm.pt"
 
@@ -296,6 +298,45 @@ class Progress:
             log.info("%s", event.get("message", event.get("stage")))
 
 
+def crossweigh_weights(model: Tagger, train_set: Encoded, settings: TrainSettings, config: RunConfig,
+                       device: torch.device, emit: Callable[[dict], None]) -> list[float]:
+    """Return CrossWeigh weights for the training sentences (Wang et al., EMNLP 2019).
+
+    Each fold trains a fresh tagger of the same architecture (on the same cached features) for
+    ``debias.crossweigh_epochs`` epochs on the sentences that share no entity surface with the held-out fold,
+    and flags the held-out sentences whose decoded tags leave their pseudo-labels' allowed sets.
+    """
+    cfg = config.debias
+    examples = train_set.examples
+    surfaces = []
+    for chunk in train_set.chunks:
+        doc = train_set.docs[chunk.doc]
+        lo, hi = doc.char_span(chunk.first, chunk.last)
+        surfaces.append({doc.text[s.start:s.end].lower() for s in doc.spans(PSEUDO)
+                         if lo <= s.start and s.end <= hi and s.label not in ("O", "-")})
+    fold_settings = TrainSettings(**{**vars(settings), "epochs": cfg.crossweigh_epochs})
+    index = model.vocabs.tag_index()
+
+    def train_and_predict(train_idx: list[int], test_idx: list[int]) -> list[bool]:
+        fold = Tagger(model.config, model.vocabs, model.charlm).to(device)
+        fold.load_state_dict(model.state_dict())  # the untrained initial weights, seeded
+        optimizer = make_optimizer(fold, fold_settings)
+        subset = [examples[i] for i in train_idx]
+        for event in fit(fold, subset, optimizer, settings=fold_settings, device=device, score_dev=dict):
+            if event["event"] == "epoch":
+                emit({"event": "stage", "stage": "crossweigh",
+                      "message": f"  crossweigh fold: epoch {event['epoch']}, {len(subset)} sentences"})
+        held = [examples[i] for i in test_idx]
+        tags, _ = decode(fold, held, batch_size=settings.eval_batch_size, device=device)
+        return [any(not ex.allowed[t, index[tag]] for t, tag in enumerate(seq)) for ex, seq in zip(held, tags)]
+
+    emit({"event": "stage", "stage": "crossweigh", "message": f"CrossWeigh: {cfg.crossweigh_iterations} x "
+          f"{cfg.crossweigh_folds} folds"})
+    weights = crossweigh(surfaces, train_and_predict, k=cfg.crossweigh_folds, iterations=cfg.crossweigh_iterations,
+                         epsilon=cfg.crossweigh_epsilon, seed=settings.seed)
+    return [float(w) for w in weights]
+
+
 def make_optimizer(model: Tagger, settings: TrainSettings) -> torch.optim.Optimizer:
     """Build the configured optimiser over the model's parameter groups."""
     return OPTIMIZERS[settings.optimizer](model.parameter_groups(settings.lr), lr=settings.lr,
@@ -318,8 +359,10 @@ class Phase:
     """Runs :func:`fit` over a range of epochs with checkpoints, early stopping and the time limit."""
 
     def __init__(self, model: Tagger, train_set: Encoded, scorer: DevScorer, correction: ShiftCorrection,
-                 settings: TrainSettings, run_dir: Path, device: torch.device, emit: Progress, deadline: float):
+                 settings: TrainSettings, run_dir: Path, device: torch.device, emit: Progress, deadline: float,
+                 instance_weights: Sequence[float] | None = None):
         self.model, self.train_set, self.scorer, self.correction = model, train_set, scorer, correction
+        self.instance_weights = instance_weights
         self.settings, self.run_dir, self.device, self.emit, self.deadline = settings, run_dir, device, emit, deadline
         self.out_of_time = False
 
@@ -331,7 +374,7 @@ class Phase:
             return {"words": 0, "seconds": 0.0}
         events = fit(self.model, self.train_set.examples, optimizer, settings=settings, device=self.device,
                      score_dev=self.scorer.score, start_epoch=state["epoch"] + 1, last_epoch=last_epoch,
-                     correction=self.correction)
+                     instance_weights=self.instance_weights, correction=self.correction)
         words, seconds = 0, 0.0
         for event in events:
             self.emit(event)
@@ -444,6 +487,15 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
                                  scorer.encoded.docs if dev_layer == GOLD else None)
     scorer.tag_bias = correction.selection_bias()
 
+    instance_weights = None
+    if config.debias.crossweigh and checkpoint is None:
+        instance_weights = crossweigh_weights(model, train_set, settings, config, dev_device, emit)
+        correction.report.crossweigh = summarize_weights(instance_weights, config.debias.crossweigh_epsilon,
+                                                         config.debias.crossweigh_iterations)
+        save_checkpoint({"weights": torch.tensor(instance_weights)}, run_dir / CROSSWEIGH_FILE)
+    elif config.debias.crossweigh:
+        instance_weights = load_checkpoint(run_dir / CROSSWEIGH_FILE)["weights"].tolist()
+
     # 5. train with early stopping, then self-train; checkpoint every epoch
     state = {"history": [], "best": {"epoch": 0, "f1": -1.0}, "epoch": 0, "round": 0, "round_start": 1,
              "stopped": False}
@@ -458,7 +510,8 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     t0 = time.perf_counter()
     emit({"event": "stage", "stage": "train", "message": f"training on {len(train_set.examples)} sentences "
           f"({train_set.num_words} words), {len(tags)} tags, device {dev_device}"})
-    phase = Phase(model, train_set, scorer, correction, settings, run_dir, dev_device, emit, deadline)
+    phase = Phase(model, train_set, scorer, correction, settings, run_dir, dev_device, emit, deadline,
+                  instance_weights)
     speed = phase.run(optimizer, state, last_epoch=settings.epochs if state["round"] == 0
                       else state["round_start"] + settings.self_training_epochs - 1)
     report["self_training"] = []

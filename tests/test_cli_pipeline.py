@@ -128,3 +128,14 @@ def test_merge_predictions_keeps_typed_spans_and_resolves_untyped():
     added, resolved = merge_predictions(doc, "pseudo", "pred", 0.9, "new")
     assert (added, resolved) == (1, 1)
     assert [(s.start, s.end, s.label) for s in doc.spans("new")] == [(0, 7, "Chemical"), (15, 34, "Disease")]
+
+
+def test_crossweigh_weights_are_computed_and_reported(tmp_path):
+    run_dir = tmp_path / "cw"
+    ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", "debias.crossweigh=true", "--set", "debias.crossweigh_folds=2",
+       "--set", "debias.crossweigh_iterations=2", "--set", "debias.crossweigh_epochs=1")
+    report = json.loads((run_dir / "debias.json").read_text())["crossweigh"]
+    weights = torch.load(run_dir / "crossweigh.pt", weights_only=True)["weights"]
+    assert report["sentences"] == len(weights) > 0 and report["iterations"] == 2
+    assert {round(w, 4) for w in weights.tolist()} <= {1.0, 0.7, 0.49}
+    assert sum(report["flagged"].values()) == len(weights)

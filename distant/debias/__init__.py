@@ -54,6 +54,7 @@ class DebiasConfig:
         crossweigh_folds: Folds per CrossWeigh iteration.
         crossweigh_iterations: CrossWeigh iterations (independent splits).
         crossweigh_epsilon: Weight factor per flag, in ``(0, 1]``.
+        crossweigh_epochs: Training epochs of each fold's model.
     """
 
     target: str = "none"
@@ -69,6 +70,7 @@ class DebiasConfig:
     crossweigh_folds: int = 10
     crossweigh_iterations: int = 3
     crossweigh_epsilon: float = 0.7
+    crossweigh_epochs: int = 2
 
     def __post_init__(self) -> None:
         _choice("target", self.target, TARGETS)
@@ -106,6 +108,8 @@ class DebiasConfig:
         if self.crossweigh_iterations < 1:
             raise ValueError(f"debias.crossweigh_iterations: expected at least 1; "
                              f"found {self.crossweigh_iterations}")
+        if self.crossweigh_epochs < 1:
+            raise ValueError(f"debias.crossweigh_epochs: expected at least 1; found {self.crossweigh_epochs}")
         if not 0 < self.crossweigh_epsilon <= 1:
             raise ValueError(f"debias.crossweigh_epsilon: expected a number in (0, 1]; "
                              f"found {self.crossweigh_epsilon!r}")
