@@ -33,6 +33,7 @@ from torch.nn.utils.rnn import pad_sequence
 from distant.config import build
 from distant.errors import DistantError
 from distant.models.embeddings import WordVocab
+from distant.models.features import cache_features
 
 CHARLM_FORMAT_VERSION = 1
 IGNORE = -100  # LM target of a word with no next / previous word (cross-entropy's ignore index)
@@ -358,19 +359,9 @@ def compute_charlm_features(model: CharLM, sentences: Sequence[Sequence[str]], *
     Returns:
         one ``[n_i, 2H]`` tensor per sentence.
     """
-    was_training = model.training
-    model.eval()
     examples = [model.encode(s) for s in sentences]
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].fw_chars))
-    out: list[torch.Tensor | None] = [None] * len(examples)
-    try:
-        for k in range(0, len(order), batch_size):
-            ids = order[k:k + batch_size]
-            feats = model.features(collate_chars([examples[i] for i in ids]).to(device))  # [b, T, 2H]
-            feats = feats.to("cpu", dtype)
-            for row, i in enumerate(ids):
-                out[i] = feats[row, :len(sentences[i])].clone()
-    finally:
-        model.train(was_training)
-    return [t if t is not None else torch.zeros(0, model.feature_dim, dtype=dtype) for t in out]
+    return cache_features(
+        model, sentences, [len(e.fw_chars) for e in examples],
+        lambda ids: model.features(collate_chars([examples[i] for i in ids]).to(device)),  # [b, T, 2H]
+        model.feature_dim, batch_size=batch_size, dtype=dtype)
 

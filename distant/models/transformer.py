@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from distant.errors import DistantError
+from distant.models.features import cache_features
 
 POOLINGS = ("first", "mean")
 _NO_LIMIT = 10**6  # tokenizers without a maximum length report a huge sentinel (int(1e30))
@@ -237,24 +238,14 @@ class TransformerEncoder(nn.Module):
         Sentences are batched by their number of pieces; the result is in input order, on the CPU, one
         ``[n_i, H]`` tensor per sentence (``dtype`` float16 halves the memory, as for the char LM's features).
         """
-        was_training = self.training
-        self.eval()
         examples = self.encode(sentences)
-        order = sorted(range(len(examples)), key=lambda i: examples[i].num_pieces)
-        out: list[torch.Tensor | None] = [None] * len(examples)
-        try:
-            for k in range(0, len(order), batch_size):
-                ids = [i for i in order[k:k + batch_size] if len(sentences[i]) > 0]
-                if not ids:
-                    continue
-                longest = max(len(sentences[i]) for i in ids)
-                feats = self(collate_subwords([examples[i] for i in ids], longest).to(device))  # [b, T, H]
-                feats = feats.to("cpu", dtype)
-                for row, i in enumerate(ids):
-                    out[i] = feats[row, :len(sentences[i])].clone()
-        finally:
-            self.train(was_training)
-        return [t if t is not None else torch.zeros(0, self.feature_dim, dtype=dtype) for t in out]
+
+        def run(ids: list[int]) -> torch.Tensor:
+            longest = max(len(sentences[i]) for i in ids)
+            return self(collate_subwords([examples[i] for i in ids], longest).to(device))  # [b, T, H]
+
+        return cache_features(self, sentences, [e.num_pieces for e in examples], run, self.feature_dim,
+                              batch_size=batch_size, dtype=dtype)
 
     # -- files -----------------------------------------------------------------------------------------------
 
