@@ -36,17 +36,22 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, {gpu}"
 
 
+def spacy_doc(doc: Document, vocab):
+    """Return a spaCy ``Doc`` over our tokens (a token is followed by a space when the text has one)."""
+    from spacy.tokens import Doc as SpacyDoc
+
+    ends = [s for s, _ in doc.tokens[1:]] + [len(doc.text)]
+    return SpacyDoc(vocab, words=doc.words(), spaces=[end < nxt for (_, end), nxt in zip(doc.tokens, ends)])
+
+
 def to_docbin(docs: list[Document], layer: str, types: set[str], path: Path) -> None:
     """Write ``docs`` as a DocBin whose entities are the typed spans of ``layer`` (the rest is O)."""
-    from spacy.tokens import Doc as SpacyDoc, DocBin
+    from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
     vocab, out = Vocab(), DocBin()
     for doc in docs:
-        words = doc.words()
-        spaces = [end < (doc.tokens[i + 1][0] if i + 1 < len(doc.tokens) else len(doc.text))
-                  for i, (_, end) in enumerate(doc.tokens)]
-        sdoc = SpacyDoc(vocab, words=words, spaces=spaces)
+        sdoc = spacy_doc(doc, vocab)
         ents = []
         for span in doc.spans(layer):
             rng = doc.token_range(span.start, span.end) if span.label in types else None
@@ -79,16 +84,10 @@ def spacy_train(pseudo: list[Document], dev: list[Document], types: set[str], ou
 def spacy_predict(model_dir: Path, test: list[Document]) -> tuple[list[Document], dict]:
     """Tag the test documents (on our tokens) with the trained spaCy pipeline."""
     import spacy
-    from spacy.tokens import Doc as SpacyDoc
 
     nlp = spacy.load(model_dir)
     pred = []
-    docs = []
-    for doc in test:
-        words = doc.words()
-        spaces = [end < (doc.tokens[i + 1][0] if i + 1 < len(doc.tokens) else len(doc.text))
-                  for i, (_, end) in enumerate(doc.tokens)]
-        docs.append(SpacyDoc(nlp.vocab, words=words, spaces=spaces))
+    docs = [spacy_doc(doc, nlp.vocab) for doc in test]
     start = time.perf_counter()
     tagged = list(nlp.pipe(docs, batch_size=256))
     seconds = time.perf_counter() - start

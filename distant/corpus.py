@@ -73,8 +73,9 @@ def tags_to_doc_spans(doc: Document, chunk: Chunk, tags: Sequence[str], confiden
 
 def split_documents(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Split document indices into (train, held-out) with ``fraction`` held out, reproducibly."""
+    if n < 2 or fraction <= 0:
+        return list(range(n)), []
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    k = int(round(n * fraction)) if n > 1 else 0
-    k = min(max(k, 1 if fraction > 0 and n > 1 else 0), n - 1) if n > 1 else 0
+    k = min(max(1, round(n * fraction)), n - 1)  # at least one held out, at least one kept
     return sorted(order[k:]), sorted(order[:k])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from distant.checkpoints import load_checkpoint
 from distant.corpus import Chunk, chunk_words, chunks, tags_to_doc_spans
 from distant.docs import PRED, Document
 from distant.errors import DistantError
@@ -39,8 +40,7 @@ class Encoded:
 
 
 def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int = 100,
-                     allowed: Sequence | None = None, device: torch.device | str = "cpu",
-                     batch_size: int = 64) -> Encoded:
+                     device: torch.device | str = "cpu", batch_size: int = 64) -> Encoded:
     """Tokenize ``docs`` if needed, cut them into chunks and encode the chunks for ``model``.
 
     The frozen parts' features (a frozen char LM's, a frozen transformer's) are computed here once (on
@@ -52,7 +52,7 @@ def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int
     units = [c for c in chunks(docs, max_tokens) if c.last > c.first]
     words = chunk_words(docs, units)
     features = model.cached_features(words, batch_size=batch_size, device=device)
-    return Encoded(docs, units, model.encode(words, allowed=allowed, **features))
+    return Encoded(docs, units, model.encode(words, **features))
 
 
 @torch.no_grad()
@@ -106,10 +106,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> Tagger:
     if not file.is_file():
         raise DistantError(f"no trained model found (expected {MODEL_FILE} in a run folder, or a checkpoint file)",
                            file)
-    try:
-        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file: say which, not how pickle failed
-        raise DistantError(f"not a distant model checkpoint ({type(e).__name__})", file) from None
+    checkpoint = load_checkpoint(file)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise DistantError("not a distant model checkpoint (no state_dict)", file)
     model = Tagger.from_checkpoint(checkpoint, where=str(file))

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from distant.atomic import atomic_open, write_text
+from distant.atomic import write_text
+from distant.checkpoints import load_checkpoint, save_checkpoint
 from distant.config import apply_overrides, build, dump_toml, load_toml, to_dict
 from distant.corpus import chunk_words, chunks, read_corpus, split_documents
 from distant.debias import DebiasConfig
@@ -184,11 +185,9 @@ def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim
             loss = crf.mean() if weights is None else instance_weighted(crf, weights)
             if lm is not None:
                 loss = loss + model.config.lm_weight * lm
-            if correction is not None:
+            if correction is not None and correction.reweights:
                 marginals = model.crf.marginals(emissions.float(), batch.mask, bias)  # [B, T, K]
-                extra = correction.token_loss(marginals, batch.allowed, batch.mask, weights)
-                if extra is not None:
-                    loss = loss + extra
+                loss = loss + correction.token_loss(marginals, batch.allowed, batch.mask, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip > 0:
@@ -205,21 +204,6 @@ def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim
 
 
 # -- the whole job ------------------------------------------------------------------------------------------
-def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
-    """Write a checkpoint atomically (an interruption leaves the previous one intact)."""
-    with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` onto the CPU."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise DistantError(f"cannot read checkpoint ({type(e).__name__}); expected a file written by distant",
-                           path) from None
-
-
 def pseudo_label(docs: list[Document], config: RunConfig, config_path: Path | None, workers: int = 1) -> dict:
     """Run the configured labelers and aggregation over ``docs`` (in place); return the labeling summary."""
     from distant.labelers.pipeline import build_pipeline, label_documents
@@ -246,17 +230,15 @@ def tag_names(types: Sequence[str]) -> list[str]:
     return ["O", *(f"{p}-{t}" for t in types for p in "BI")]
 
 
-def chunk_allowed(docs: Sequence[Document], encoded_chunks, tags: Sequence[str], unmatched: str = "O") -> list:
-    """Return, per chunk, its tokens' allowed tag sets from the pseudo layer."""
+def set_allowed(train_set: Encoded, tags: Sequence[str], unmatched: str = "O") -> None:
+    """Give every encoded training chunk its tokens' allowed tag sets, from the pseudo layer as it stands."""
     from distant.labelers.aggregate import allowed_tags
 
     per_doc: dict[int, list] = {}
-    out = []
-    for c in encoded_chunks:
-        if c.doc not in per_doc:
-            per_doc[c.doc] = allowed_tags(docs[c.doc], list(tags), PSEUDO, unmatched)
-        out.append(torch.tensor(per_doc[c.doc][c.first:c.last], dtype=torch.bool))
-    return out
+    for chunk, example in zip(train_set.chunks, train_set.examples):
+        if chunk.doc not in per_doc:
+            per_doc[chunk.doc] = allowed_tags(train_set.docs[chunk.doc], list(tags), PSEUDO, unmatched)
+        example.allowed = torch.tensor(per_doc[chunk.doc][chunk.first:chunk.last], dtype=torch.bool)
 
 
 class DevScorer:
@@ -343,16 +325,11 @@ def make_optimizer(model: Tagger, settings: TrainSettings) -> torch.optim.Optimi
                                           weight_decay=settings.weight_decay)
 
 
-def _use_round_labels(train_set: Encoded, docs: Sequence[Document], units, tags: Sequence[str], run_dir: Path,
-                      round_: int, config: RunConfig, reread: bool = True) -> None:
-    """Point the training examples at a self-training round's pseudo-labels (read back when resuming)."""
-    if reread:
-        saved = read_documents(run_dir / f"pseudo.round{round_}.jsonl", "jsonl")
-        for doc, again in zip(docs, saved):
-            doc.layers[PSEUDO] = again.spans(PSEUDO)
-    allowed = chunk_allowed(docs, units, tags, config.aggregate.get("unmatched", "O"))
-    for example, sets in zip(train_set.examples, allowed):
-        example.allowed = sets
+def read_round_labels(docs: Sequence[Document], run_dir: Path, round_: int) -> None:
+    """Restore a self-training round's pseudo-labels (when resuming inside that round)."""
+    saved = read_documents(run_dir / f"pseudo.round{round_}.jsonl", "jsonl")
+    for doc, again in zip(docs, saved):
+        doc.layers[PSEUDO] = again.spans(PSEUDO)
 
 
 class Phase:
@@ -477,9 +454,10 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     # 4. encode once (frozen char-LM features are computed here and cached)
     t0 = time.perf_counter()
     emit({"event": "stage", "stage": "encode", "message": f"encoding {len(train_chunks)} training sentences"})
-    allowed = chunk_allowed(train_docs, train_chunks, tags, config.aggregate.get("unmatched", "O"))
-    train_set = encode_documents(model, train_docs, max_tokens=config.data.max_tokens, allowed=allowed,
-                                 device=dev_device, batch_size=settings.eval_batch_size)
+    unmatched = config.aggregate.get("unmatched", "O")
+    train_set = encode_documents(model, train_docs, max_tokens=config.data.max_tokens, device=dev_device,
+                                 batch_size=settings.eval_batch_size)
+    set_allowed(train_set, tags, unmatched)
     scorer = DevScorer(model, dev_docs, dev_layer, settings, config.data.max_tokens, dev_device)
     timings["encode"] = time.perf_counter() - t0
 
@@ -504,7 +482,8 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         optimizer.load_state_dict(checkpoint["optimizer"])
         state = {k: checkpoint[k] for k in state}
         if state["round"] > 0:
-            _use_round_labels(train_set, train_docs, train_chunks, tags, run_dir, state["round"], config)
+            read_round_labels(train_docs, run_dir, state["round"])
+            set_allowed(train_set, tags, unmatched)
         emit({"event": "stage", "stage": "resume", "message": f"resuming after epoch {state['epoch']}"})
     deadline = time.perf_counter() + settings.max_minutes * 60 if settings.max_minutes > 0 else math.inf
     t0 = time.perf_counter()
@@ -524,7 +503,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         counts = relabel(train_docs, PSEUDO, PRED, settings.self_training_min_score, PSEUDO)
         report["self_training"].append({"round": state["round"], **counts})
         write_documents(train_docs, run_dir / f"pseudo.round{state['round']}.jsonl", "jsonl", layer=PSEUDO)
-        _use_round_labels(train_set, train_docs, train_chunks, tags, run_dir, state["round"], config, reread=False)
+        set_allowed(train_set, tags, unmatched)
         state["round_start"], state["stopped"] = state["epoch"] + 1, False
         optimizer = make_optimizer(model, settings)
         more = phase.run(optimizer, state, last_epoch=state["epoch"] + settings.self_training_epochs,
@@ -599,9 +578,9 @@ def _charlm(config: RunConfig, sentences: list[list[str]], run_dir: Path, device
         return None  # build_tagger makes a fresh one, trained with the tagger
     text = list(sentences)
     if config.data.extra_text:
-        text += chunk_words(extra := read_corpus(config.data.extra_text), chunks(extra, config.data.max_tokens))
-    model = pretrain_lm(text, config, run_dir / CHARLM_FILE, device, emit)
-    return model
+        extra = read_corpus(config.data.extra_text)
+        text += chunk_words(extra, chunks(extra, config.data.max_tokens))
+    return pretrain_lm(text, config, run_dir / CHARLM_FILE, device, emit)
 
 
 def pretrain_lm(sentences: list[list[str]], config: RunConfig, out: Path, device: torch.device,

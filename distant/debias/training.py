@@ -87,6 +87,11 @@ class ShiftCorrection:
             return inference_bias(self.target)
         return bias_adjustment(self.target, self.pseudo, self.config.tau)
 
+    @property
+    def reweights(self) -> bool:
+        """Whether training adds the reweighted token loss (which needs the CRF marginals every step)."""
+        return self.weights is not None
+
     def token_loss(self, marginals: torch.Tensor, allowed: torch.Tensor, mask: torch.Tensor,
                    instance_weights: torch.Tensor | None = None) -> torch.Tensor | None:
         """Return the reweighted token loss to add to the CRF loss, or ``None`` when not reweighting."""

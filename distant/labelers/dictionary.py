@@ -38,6 +38,7 @@ import ahocorasick
 
 from distant.docs import UNKNOWN, Document, Span
 from distant.errors import DistantError
+from distant.formats.lines import read_text
 from distant.labelers.base import Labeler, is_type_name, join_types
 from distant.labelers.normalize import Normalizer, hyphen_variants, plural_variant
 from distant.tokenize import Tokenizer, default_tokenizer
@@ -57,18 +58,8 @@ def read_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]
         DistantError: the file is missing, is not UTF-8 (naming the line) or has no entry.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DistantError(f"{what} not found", path)
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise DistantError(f"expected UTF-8 text, found byte {data[e.start]:#x}", path, line) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
     found = False
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(read_text(path, f"a {what}").split("\n"), 1):
         line = line.rstrip("\r")
         if not line.strip() or line.startswith("#"):
             continue
