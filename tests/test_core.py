@@ -16,7 +16,7 @@ from distant.docs import Document, Span
 from distant.errors import DistantError
 from distant.evaluate import evaluate
 from distant.tags import TagError, spans_to_tags, split_tag, tags_to_spans
-from distant.tokenize import default_tokenizer
+from distant.tokenize import ABBREVIATIONS, default_tokenizer
 
 
 # -- tokenizer ------------------------------------------------------------------------------------------------
@@ -55,6 +55,43 @@ def test_tokenizer_offsets_property(text):
         previous_end = e
     assert "".join(text[s:e] for s, e in tokens) == "".join(text.split())
     assert sum(b - a for a, b in sentences) == len(tokens)
+
+
+def _spacy_reference_tokenizer():
+    """The rules ``distant.tokenize`` implements, as a blank spaCy English tokenizer (the reference)."""
+    import re
+
+    import spacy
+    from spacy.symbols import ORTH
+
+    punct = r"[^\w\s]|_"
+    tokenizer = spacy.blank("en").tokenizer
+    tokenizer.prefix_search = re.compile(rf"^(?:{punct})").search
+    tokenizer.suffix_search = re.compile(rf"(?:{punct})$").search
+    tokenizer.infix_finditer = re.compile(r"(?<!\d)[.,](?=\d)|(?<=\d)[.,](?!\d)|(?<!\d)[.,](?!\d)|[^\w\s.,]|_").finditer
+    tokenizer.token_match = tokenizer.url_match = None
+    tokenizer.rules = {}
+    for abbr in ABBREVIATIONS:
+        tokenizer.add_special_case(abbr, [{ORTH: abbr}])
+    return lambda text: [(t.idx, t.idx + len(t)) for t in tokenizer(text) if not t.is_space]
+
+
+_SPACY_REFERENCE = _spacy_reference_tokenizer()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "Bx", "1", "2", ".", ",", "-", "(", ")", "/", "_", " ", "\n", "\t", "\u00a0",
+                                 "\u03b1", "\u00b5", "'", ";"] + list(ABBREVIATIONS)), max_size=25).map("".join))
+def test_tokenizer_equals_the_spacy_rules_it_implements(text):
+    assert default_tokenizer().tokenize(text)[0] == _SPACY_REFERENCE(text)
+
+
+def test_tokenizer_equals_the_spacy_rules_on_bc5cdr(data_dir):
+    from distant.formats import read_documents
+
+    docs = read_documents(data_dir / "BC5CDR/original/CDR_TestSet.PubTator.txt", "pubtator")
+    tokenizer = default_tokenizer()
+    assert all(tokenizer.tokenize(d.text)[0] == _SPACY_REFERENCE(d.text) for d in docs)
 
 
 # -- documents --------------------------------------------------------------------------------------------
