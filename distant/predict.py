@@ -73,14 +73,38 @@ def decode(model: Tagger, examples: Sequence[TaggerExample], *, batch_size: int 
 
 
 def store_predictions(encoded: Encoded, tags: Sequence[Sequence[str]], confidences: Sequence[Sequence[float]],
-                      layer: str = PRED) -> int:
-    """Write predicted spans into ``layer`` of every document; return the number of spans."""
+                      layer: str = PRED, *, abbreviations: bool = False) -> int:
+    """Write predicted spans into ``layer`` of every document; return the number of spans.
+
+    With ``abbreviations``, short forms then take their long form's predicted type
+    (:func:`propagate_abbreviations`).
+    """
     per_doc: dict[int, list] = {d: [] for d in range(len(encoded.docs))}
     for chunk, t, c in zip(encoded.chunks, tags, confidences):
         per_doc[chunk.doc].extend(tags_to_doc_spans(encoded.docs[chunk.doc], chunk, t, c, "model"))
     for d, spans in per_doc.items():
         encoded.docs[d].set_spans(layer, spans)
-    return sum(len(s) for s in per_doc.values())
+    if abbreviations:
+        propagate_abbreviations(encoded.docs, layer)
+    return sum(len(d.spans(layer)) for d in encoded.docs)
+
+
+def propagate_abbreviations(docs: Sequence[Document], layer: str = PRED) -> None:
+    """Label every occurrence of each short form a document defines with its long form's type in ``layer``.
+
+    "... levodopa-induced dyskinesia (LID) ...": when ``layer`` labels the long form (or a span that ends
+    where it ends), every ``LID`` of the document gets that label and the long form's confidence, replacing
+    the spans it overlaps. The model sees one sentence at a time; the definition is document knowledge.
+    """
+    from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
+    from distant.labelers.aggregate import PriorityAggregator
+
+    labeler = AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer))
+    aggregator = PriorityAggregator([labeler.name, layer], output=layer)
+    for doc in docs:
+        labeler(doc)
+        aggregator(doc)
+        del doc.layers[labeler.name]
 
 
 def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int = 128,
@@ -92,7 +116,7 @@ def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: in
     start = time.perf_counter()
     encoded = encode_documents(model, docs, max_tokens=max_tokens, device=device, batch_size=batch_size)
     tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
-    spans = store_predictions(encoded, tags, conf, layer)
+    spans = store_predictions(encoded, tags, conf, layer, abbreviations=model.config.propagate_abbreviations)
     seconds = time.perf_counter() - start
     return {"documents": len(docs), "sentences": len(encoded.chunks), "words": encoded.num_words,
             "spans": spans, "seconds": seconds, "sentences_per_s": len(encoded.chunks) / max(seconds, 1e-9),

@@ -214,6 +214,22 @@ def test_abbreviation_short_form_then_long_form_and_end_rule():
     assert [t for t, _ in found(d, "abbr")] == ["5-FU", "5-FU"]
 
 
+def test_predicted_abbreviations_take_the_long_form_type_and_score_over_the_model():
+    from distant.predict import propagate_abbreviations
+
+    d = doc("Levodopa-induced dyskinesia (LID) was seen. LID and LIDX were rare; LID persisted.")
+    text = d.text
+    lf = text.index("dyskinesia")
+    second, third = text.index("LID and"), text.rindex("LID")
+    d.set_spans("pred", [Span(lf, lf + len("dyskinesia"), "Disease", "model", score=0.8),
+                         Span(second, second + 3, "Chemical", "model", score=0.6)])  # the model disagrees here
+    propagate_abbreviations([d])
+    got = [(text[s.start:s.end], s.label, s.source, s.score) for s in d.spans("pred")]
+    assert got == [("dyskinesia", "Disease", "model", 0.8), ("LID", "Disease", "abbreviation", 0.8),
+                   ("LID", "Disease", "abbreviation", 0.8), ("LID", "Disease", "abbreviation", 0.8)]
+    assert third > second and "abbreviation" not in d.layers
+
+
 def test_abbreviation_needs_a_labeled_long_form():
     d = doc("Blood pressure (BP) rose. BP fell.")
     dictionary(("Chemical", "lithium"))(d)

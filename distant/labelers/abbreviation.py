@@ -136,41 +136,43 @@ class AbbreviationLabeler(Labeler):
             return None
         return (word_start, before_end), (tokens[a][0], tokens[b - 1][1])
 
-    def _long_form_type(self, spans: list[Span], start: int, end: int) -> str | None:
+    def _long_form_span(self, spans: list[Span], start: int, end: int) -> Span | None:
         best = None
         for span in spans:
             if not label_types(span.label):
                 continue
             if span.start == start and span.end == end:
-                return span.label
+                return span
             if self.options.match == "end" and span.end == end and span.start >= start:
                 if best is None or span.start < best.start:
                     best = span
-        return best.label if best else None
+        return best
 
     def find_spans(self, doc: Document) -> Iterator[Span]:
         spans = doc.spans(self.options.layer)
         if not spans:
             return
-        types: dict[str, set[str]] = {}
+        long_forms: dict[str, list[Span]] = {}
         for (s0, s1), (l0, l1) in self.definitions(doc):
-            label = self._long_form_type(spans, l0, l1)
-            if label:
-                types.setdefault(doc.text[s0:s1], set()).add(label)
-        if not types:
+            span = self._long_form_span(spans, l0, l1)
+            if span is not None:
+                long_forms.setdefault(doc.text[s0:s1], []).append(span)
+        if not long_forms:
             return
         words = doc.words()
         tokens = doc.tokens
         tokenizer = default_tokenizer()
-        for short, labels in types.items():
-            if len(labels) != 1:
+        for short, found in long_forms.items():
+            if len({span.label for span in found}) != 1:
                 continue  # the document defines one short form two ways: say nothing
-            (label,) = labels
+            label = found[0].label
+            scores = [span.score for span in found if span.score is not None]
+            score = min(scores) if scores else None  # a short form is as sure as its long form
             target = tokenizer.words(short)
             n = len(target)
             for i in range(len(words) - n + 1):
                 if words[i] == target[0] and words[i:i + n] == target:
-                    yield Span(tokens[i][0], tokens[i + n - 1][1], label, self.name)
+                    yield Span(tokens[i][0], tokens[i + n - 1][1], label, self.name, score=score)
 
 
 def doc_token_start(tokens: list[tuple[int, int]], offset: int, lo: int, hi: int) -> int | None:

@@ -78,6 +78,9 @@ class TaggerConfig:
     char_proj_dim: int = 0  # > 0: project the 2H char features to this width before the highway (faster)
     lm_weight: float = 0.0  # weight of the char-LM loss when co-training (freeze_charlm = false)
     extra_dim: int = 0  # width of extra frozen per-word features in the batch
+    # After decoding, a short form defined in a document ("long form (SF)") takes its long form's predicted
+    # type at every occurrence, over what the model said there (distant.predict.propagate_abbreviations).
+    propagate_abbreviations: bool = True
     constraints: bool = True  # forbid invalid transitions (O -> I-X, B-X -> I-Y) in the CRF
     scheme: str = "IOB2"
 
