@@ -18,7 +18,7 @@ from distant.checkpoints import load_checkpoint
 from distant.corpus import Chunk, chunk_words, chunks, tags_to_doc_spans
 from distant.docs import PRED, Document
 from distant.errors import DistantError
-from distant.models.tagger import Tagger, TaggerExample, collate
+from distant.models.tagger import Tagger, TaggerConfig, TaggerExample, collate
 from distant.tokenize import default_tokenizer
 
 log = logging.getLogger(__name__)
@@ -73,38 +73,52 @@ def decode(model: Tagger, examples: Sequence[TaggerExample], *, batch_size: int 
 
 
 def store_predictions(encoded: Encoded, tags: Sequence[Sequence[str]], confidences: Sequence[Sequence[float]],
-                      layer: str = PRED, *, abbreviations: bool = False) -> int:
+                      layer: str = PRED, *, rules: TaggerConfig | None = None) -> int:
     """Write predicted spans into ``layer`` of every document; return the number of spans.
 
-    With ``abbreviations``, short forms then take their long form's predicted type
-    (:func:`propagate_abbreviations`).
+    ``rules``: a tagger config whose document-level rules then apply (:func:`apply_document_rules`).
     """
     per_doc: dict[int, list] = {d: [] for d in range(len(encoded.docs))}
     for chunk, t, c in zip(encoded.chunks, tags, confidences):
         per_doc[chunk.doc].extend(tags_to_doc_spans(encoded.docs[chunk.doc], chunk, t, c, "model"))
     for d, spans in per_doc.items():
         encoded.docs[d].set_spans(layer, spans)
-    if abbreviations:
-        propagate_abbreviations(encoded.docs, layer)
+    if rules is not None:
+        apply_document_rules(encoded.docs, layer, abbreviations=rules.propagate_abbreviations,
+                             consistency_min_score=rules.consistency_min_score)
     return sum(len(d.spans(layer)) for d in encoded.docs)
 
 
-def propagate_abbreviations(docs: Sequence[Document], layer: str = PRED) -> None:
-    """Label every occurrence of each short form a document defines with its long form's type in ``layer``.
+def apply_document_rules(docs: Sequence[Document], layer: str = PRED, *, abbreviations: bool = True,
+                         consistency_min_score: float = 0.0) -> None:
+    """Make the predictions in ``layer`` agree within each document (the model sees one sentence at a time).
 
-    "... levodopa-induced dyskinesia (LID) ...": when ``layer`` labels the long form (or a span that ends
-    where it ends), every ``LID`` of the document gets that label and the long form's confidence, replacing
-    the spans it overlaps. The model sees one sentence at a time; the definition is document knowledge.
+    * ``abbreviations``: "... levodopa-induced dyskinesia (LID) ...": when ``layer`` labels the long form (or a
+      span that ends where it ends), every ``LID`` of the document gets that label and the long form's
+      confidence, replacing the spans it overlaps.
+    * ``consistency_min_score`` > 0: a surface predicted with one type and at least this confidence is labeled
+      so at its other occurrences in the document too (the case-folded token sequence must match), over what
+      the model said there.
     """
     from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
     from distant.labelers.aggregate import PriorityAggregator
+    from distant.labelers.consistency import ConsistencyLabeler, ConsistencyOptions
 
-    labeler = AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer))
-    aggregator = PriorityAggregator([labeler.name, layer], output=layer)
-    for doc in docs:
-        labeler(doc)
-        aggregator(doc)
-        del doc.layers[labeler.name]
+    confident = "confident"
+    steps = []
+    if abbreviations:
+        steps.append(AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer)))
+    if consistency_min_score > 0:
+        steps.append(ConsistencyLabeler("consistency", ConsistencyOptions(layers=[confident])))
+    for labeler in steps:
+        aggregator = PriorityAggregator([labeler.name, layer], output=layer)
+        for doc in docs:
+            if labeler.type_name == "consistency":
+                doc.set_spans(confident, [s for s in doc.spans(layer) if (s.score or 0.0) >= consistency_min_score])
+            labeler(doc)
+            aggregator(doc)
+            doc.layers.pop(labeler.name, None)
+            doc.layers.pop(confident, None)
 
 
 def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int = 128,
@@ -116,7 +130,7 @@ def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: in
     start = time.perf_counter()
     encoded = encode_documents(model, docs, max_tokens=max_tokens, device=device, batch_size=batch_size)
     tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
-    spans = store_predictions(encoded, tags, conf, layer, abbreviations=model.config.propagate_abbreviations)
+    spans = store_predictions(encoded, tags, conf, layer, rules=model.config)
     seconds = time.perf_counter() - start
     return {"documents": len(docs), "sentences": len(encoded.chunks), "words": encoded.num_words,
             "spans": spans, "seconds": seconds, "sentences_per_s": len(encoded.chunks) / max(seconds, 1e-9),

@@ -260,7 +260,7 @@ class DevScorer:
         if not self.encoded.chunks:
             return {"f1": 0.0, "precision": 0.0, "recall": 0.0, "support": 0}
         tags, conf = self.decode(tag_bias if tag_bias is not None else self.tag_bias)
-        store_predictions(self.encoded, tags, conf, PRED, abbreviations=self.model.config.propagate_abbreviations)
+        store_predictions(self.encoded, tags, conf, PRED, rules=self.model.config)
         result = evaluate(self.encoded.docs, self.encoded.docs, gold_layer=self.layer, pred_layer=PRED)
         out = {k: v for k, v in result.micro.as_dict().items() if k in ("precision", "recall", "f1", "support")}
         out["per_type"] = {t: round(s.f1, 4) for t, s in result.per_type.items()}
@@ -499,7 +499,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         emit({"event": "stage", "stage": "self-train", "message": f"self-training round {state['round']}"})
         model.load_state_dict(load_checkpoint(run_dir / MODEL_FILE)["state_dict"])
         tags_, conf = decode(model, train_set.examples, batch_size=settings.eval_batch_size, device=dev_device)
-        store_predictions(train_set, tags_, conf, PRED, abbreviations=model.config.propagate_abbreviations)
+        store_predictions(train_set, tags_, conf, PRED, rules=model.config)
         counts = relabel(train_docs, PSEUDO, PRED, settings.self_training_min_score, PSEUDO)
         report["self_training"].append({"round": state["round"], **counts})
         write_documents(train_docs, run_dir / f"pseudo.round{state['round']}.jsonl", "jsonl", layer=PSEUDO)

@@ -215,7 +215,7 @@ def test_abbreviation_short_form_then_long_form_and_end_rule():
 
 
 def test_predicted_abbreviations_take_the_long_form_type_and_score_over_the_model():
-    from distant.predict import propagate_abbreviations
+    from distant.predict import apply_document_rules
 
     d = doc("Levodopa-induced dyskinesia (LID) was seen. LID and LIDX were rare; LID persisted.")
     text = d.text
@@ -223,11 +223,26 @@ def test_predicted_abbreviations_take_the_long_form_type_and_score_over_the_mode
     second, third = text.index("LID and"), text.rindex("LID")
     d.set_spans("pred", [Span(lf, lf + len("dyskinesia"), "Disease", "model", score=0.8),
                          Span(second, second + 3, "Chemical", "model", score=0.6)])  # the model disagrees here
-    propagate_abbreviations([d])
+    apply_document_rules([d])
     got = [(text[s.start:s.end], s.label, s.source, s.score) for s in d.spans("pred")]
     assert got == [("dyskinesia", "Disease", "model", 0.8), ("LID", "Disease", "abbreviation", 0.8),
                    ("LID", "Disease", "abbreviation", 0.8), ("LID", "Disease", "abbreviation", 0.8)]
     assert third > second and "abbreviation" not in d.layers
+
+
+def test_confident_predictions_reach_the_other_occurrences():
+    from distant.predict import apply_document_rules
+
+    def run(min_score):
+        d = doc("Cisplatin was given. Then cisplatin again, and aspirin. Aspirin too.")
+        t = d.text
+        d.set_spans("pred", [Span(0, 9, "Chemical", "model", score=0.95),
+                             Span(t.index("aspirin"), t.index("aspirin") + 7, "Chemical", "model", score=0.5)])
+        apply_document_rules([d], abbreviations=False, consistency_min_score=min_score)
+        return [t[s.start:s.end] for s in d.spans("pred")]
+
+    assert run(0.9) == ["Cisplatin", "cisplatin", "aspirin"]  # the unsure "aspirin" is not spread
+    assert run(0.0) == ["Cisplatin", "aspirin"]
 
 
 def test_abbreviation_needs_a_labeled_long_form():

@@ -78,9 +78,11 @@ class TaggerConfig:
     char_proj_dim: int = 0  # > 0: project the 2H char features to this width before the highway (faster)
     lm_weight: float = 0.0  # weight of the char-LM loss when co-training (freeze_charlm = false)
     extra_dim: int = 0  # width of extra frozen per-word features in the batch
-    # After decoding, a short form defined in a document ("long form (SF)") takes its long form's predicted
-    # type at every occurrence, over what the model said there (distant.predict.propagate_abbreviations).
+    # Document-level rules after decoding (distant.predict.apply_document_rules): a short form defined in a
+    # document ("long form (SF)") takes its long form's predicted type at every occurrence; a surface predicted
+    # with at least consistency_min_score confidence is labeled so at its other occurrences (0: off).
     propagate_abbreviations: bool = True
+    consistency_min_score: float = 0.0
     constraints: bool = True  # forbid invalid transitions (O -> I-X, B-X -> I-Y) in the CRF
     scheme: str = "IOB2"
 
