@@ -168,6 +168,24 @@ def test_longest_maximises_sum_of_squared_lengths():
     assert select_longest([(0, 1, 0), (1, 2, 1), (2, 3, 2)]) == [(0, 1, 0), (1, 2, 1), (2, 3, 2)]
 
 
+def test_untyped_phrase_takes_the_single_type_it_contains():
+    options = DictionaryOptions(unknown_label="Chemical|Disease")
+    entries = [("Disease", "diabetes insipidus"), ("Chemical", "cisplatin"), ("Disease", "nephrotoxicity")]
+    phrases = ["nephrogenic diabetes insipidus", "cisplatin nephrotoxicity", "renal agent"]
+    text = "Nephrogenic diabetes insipidus, cisplatin nephrotoxicity and a renal agent."
+
+    def labeled(**changes):
+        d = doc(text)
+        lab = DictionaryLabeler("dictionary", DictionaryOptions(**{**vars(options), **changes}),
+                                entries=[(t, s, None) for t, s in entries], phrases=phrases)
+        lab(d)
+        return [(text[s.start:s.end], s.label) for s in sorted(d.spans("dictionary"), key=lambda s: s.start)]
+
+    assert labeled() == [("Nephrogenic diabetes insipidus", "Disease"), ("cisplatin", "Chemical"),
+                         ("nephrotoxicity", "Disease"), ("renal agent", "Chemical|Disease")]
+    assert labeled(inner_type=False)[0] == ("diabetes insipidus", "Disease")
+
+
 def test_stopwords_skip_single_token_matches_only(core):
     lab = dictionary(("Chemical", "lead"), ("Chemical", "lead acetate"), stopwords=["lead"])
     d = lab(doc("lead acetate may lead to lead poisoning"))
@@ -185,7 +203,7 @@ def test_kb_ids_multi_type_and_unknown_phrases(core):
 
 
 def test_untyped_phrase_kept_only_where_no_typed_match_is():
-    lab = dictionary(("Disease", "renal failure"), phrases=["acute renal failure syndrome", "renal"])
+    lab = dictionary(("Disease", "renal failure"), phrases=["acute renal failure syndrome", "renal"], inner_type=False)
     d = lab(doc("acute renal failure syndrome; renal"))
     assert found(d, "dictionary") == [("renal failure", "Disease"), ("renal", UNKNOWN)]
 

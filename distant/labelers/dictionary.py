@@ -20,7 +20,8 @@ start positions.
 
 Overlaps: ``longest`` keeps the non-overlapping set of matches with the largest sum of squared lengths
 (in tokens), AutoNER-style, by weighted interval scheduling; ``all`` keeps every match. Typed matches are
-chosen first; an untyped match is kept only where it overlaps no chosen typed match.
+chosen first; an untyped match is kept only where it overlaps no chosen typed match. An untyped match that
+contains typed matches of one type only takes that type and competes with the typed ones (``inner_type``).
 """
 
 from __future__ import annotations
@@ -264,7 +265,8 @@ def select_longest(matches: Sequence[Match]) -> list[Match]:
     ends = [m[1] for m in ms]
     best = [0] * (len(ms) + 1)  # best[k]: best total weight using the first k matches (by end)
     prev = [-1] * len(ms)  # where to continue after taking match k; -1: not taken
-    for k, (i, j, _) in enumerate(ms):
+    for k, m in enumerate(ms):
+        i, j = m[0], m[1]
         p = bisect_right(ends, i, 0, k)  # matches ending at or before i
         w = (j - i) ** 2 + best[p]
         if w > best[k]:
@@ -283,10 +285,11 @@ def select_longest(matches: Sequence[Match]) -> list[Match]:
     return out[::-1]
 
 
-def _drop_covered(matches: list[Match], chosen: Sequence[Match], n: int) -> list[Match]:
+def _drop_covered(matches: list, chosen: Sequence, n: int) -> list:
     """Return the matches that overlap none of ``chosen``."""
     taken = bytearray(n)
-    for i, j, _ in chosen:
+    for m in chosen:
+        i, j = m[0], m[1]
         taken[i:j] = b"\x01" * (j - i)
     return [m for m in matches if not any(taken[m[0]:m[1]])]
 
@@ -313,6 +316,10 @@ class DictionaryOptions:
             ``A|B`` (an entity of one of these types, never O).
         unknown_min_chars: Untyped matches shorter than this many characters stay ``-`` whatever
             ``unknown_label`` says: a lone letter ("P" in "P < 0.05") is too ambiguous to force.
+        inner_type: An untyped match that contains typed matches of a single type takes that type, and
+            being longer wins the overlap: ``nephrogenic diabetes insipidus`` (untyped) contains the Disease
+            ``diabetes insipidus``, so the whole phrase is a Disease. Contained matches of two types
+            (``cisplatin nephrotoxicity``) leave the typed matches as they are.
     """
 
     dicts: list[Path] = field(default_factory=list)
@@ -327,6 +334,7 @@ class DictionaryOptions:
     hyphens: bool = True
     unknown_label: str = UNKNOWN
     unknown_min_chars: int = 2
+    inner_type: bool = True
 
     def __post_init__(self) -> None:
         if self.unknown_label != UNKNOWN and not all(is_type_name(t) for t in self.unknown_label.split("|")):
@@ -375,11 +383,26 @@ class DictionaryLabeler(Labeler):
         logger.info("dictionary %s: %d typed entries, %d untyped phrases, %d keys with variants",
                     name, len(typed), len(untyped), len(self.matcher))
 
-    def select(self, matches: list[Match], n: int) -> list[Match]:
-        """Apply the overlap policy: typed matches first, then untyped ones where no typed match is."""
-        label_ids = self.matcher.label_ids
-        typed = [m for m in matches if label_ids[m[2]] >= 0]
-        untyped = [m for m in matches if label_ids[m[2]] < 0]
+    def select(self, matches: list[Match], n: int) -> list[tuple[int, int, int, str | None]]:
+        """Apply the overlap policy: typed matches first, then untyped ones where no typed match is.
+
+        Returns ``(first token, last token + 1, entry, label)``; the label is ``None`` for an untyped match.
+        """
+        label = self.matcher.label
+        typed = []
+        untyped = []
+        for i, j, eid in matches:
+            lab = label(eid)
+            (untyped if lab is None else typed).append((i, j, eid, lab))
+        if self.options.inner_type and typed and untyped:
+            plain = []
+            for m in untyped:
+                inner = {t[3] for t in typed if m[0] <= t[0] and t[1] <= m[1]}
+                if len(inner) == 1:
+                    typed.append((m[0], m[1], m[2], inner.pop()))
+                else:
+                    plain.append(m)
+            untyped = plain
         longest = self.options.overlap == "longest"
         if longest:
             typed = select_longest(typed)
@@ -394,8 +417,7 @@ class DictionaryLabeler(Labeler):
         words = doc.words()
         tokens = doc.tokens
         matcher = self.matcher
-        for i, j, eid in self.select(matcher.match(words), len(words)):
-            label = matcher.label(eid)
+        for i, j, eid, label in self.select(matcher.match(words), len(words)):
             if label is None:
                 short = tokens[j - 1][1] - tokens[i][0] < self.options.unknown_min_chars
                 label = UNKNOWN if short else self.options.unknown_label
