@@ -2,8 +2,8 @@
 
 An unknown key is an error naming the file, the dotted key and the closest valid key. Command-line
 overrides use one syntax, ``--set section.key=value``, where the value is read as a TOML value (falling back
-to a plain string). Relative paths in a config are resolved against the config file's folder, and
-``${DISTANT_DATA}`` expands to the data folder (default ``../shared/data``).
+to a plain string). Relative paths in a config file are resolved against the config file's folder, those
+given with ``--set`` against the current folder (where the user typed them), and ``${DISTANT_DATA}`` expands to the data folder (default ``../shared/data``).
 """
 
 from __future__ import annotations
@@ -67,11 +67,24 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise DistantError(f"invalid TOML: {message}", path, line) from None
 
 
+class CommandLineText(str):
+    """A string given with ``--set``: a relative path in it is taken from the current folder."""
+
+
 def _parse_value(raw: str) -> Any:
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        return raw
+        value = raw
+    return _mark(value)
+
+
+def _mark(value: Any) -> Any:
+    if isinstance(value, str):
+        return CommandLineText(value)
+    if isinstance(value, list):
+        return [_mark(v) for v in value]
+    return value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -137,7 +150,11 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
         if not isinstance(value, str):
             raise DistantError(f"{where}: expected a path string, found {value!r}", path)
         p = Path(expand(value))
-        return p if p.is_absolute() or base is None else base / p
+        if p.is_absolute():
+            return p
+        if isinstance(value, CommandLineText):
+            return Path.cwd() / p
+        return p if base is None else base / p
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is bool and not isinstance(value, bool) or tp in (int, float, str) and (
@@ -145,7 +162,7 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
     ):
         raise DistantError(f"{where}: expected {_type_name(tp)}, found {value!r}", path)
     if tp is str:
-        return expand(value)
+        return str(expand(value))  # a plain str, never CommandLineText (checkpoints hold plain types only)
     return value
 
 
@@ -189,7 +206,7 @@ def to_dict(obj: Any) -> Any:
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, Path):
+    if isinstance(obj, (Path, str)):
         return str(obj)
     return obj
 

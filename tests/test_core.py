@@ -208,9 +208,13 @@ def test_config_unknown_key_names_file_key_and_closest(tmp_path):
 
 
 def test_config_types_overrides_and_dump(tmp_path):
-    data = apply_overrides({"inner": {"size": 2}}, ["inner.path=data/x.txt", "rate=0.5", "names=['a','b']"])
+    data = apply_overrides({"inner": {"size": 2}}, ["rate=0.5", "names=['a','b']"])
+    data["inner"]["path"] = "data/x.txt"  # as written in a config file: relative to the file's folder
     obj = build(Outer, data, base=tmp_path)
     assert obj.inner.path == tmp_path / "data/x.txt" and obj.rate == 0.5 and obj.names == ["a", "b"]
+    # given with --set: relative to the current folder, where the user typed it
+    on_command_line = build(Outer, apply_overrides({}, ["inner.path=runs/lm.pt"]), base=tmp_path)
+    assert on_command_line.inner.path == Path.cwd() / "runs/lm.pt"
     with pytest.raises(DistantError, match="expected int"):
         build(Outer, {"inner": {"size": "big"}})
     cfg = tmp_path / "again.toml"
