@@ -18,6 +18,8 @@ from distant.checkpoints import load_checkpoint
 from distant.corpus import Chunk, chunk_words, chunks, tags_to_doc_spans
 from distant.docs import PRED, Document
 from distant.errors import DistantError
+from distant.labelers import (AbbreviationLabeler, AbbreviationOptions, ConsistencyLabeler, ConsistencyOptions,
+                              Labeler, PriorityAggregator)
 from distant.models.tagger import Tagger, TaggerConfig, TaggerExample, collate
 from distant.tokenize import default_tokenizer
 
@@ -100,25 +102,24 @@ def apply_document_rules(docs: Sequence[Document], layer: str = PRED, *, abbrevi
       so at its other occurrences in the document too (the case-folded token sequence must match), over what
       the model said there.
     """
-    from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
-    from distant.labelers.aggregate import PriorityAggregator
-    from distant.labelers.consistency import ConsistencyLabeler, ConsistencyOptions
-
-    confident = "confident"
-    steps = []
     if abbreviations:
-        steps.append(AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer)))
+        _override(docs, AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer)), layer)
     if consistency_min_score > 0:
-        steps.append(ConsistencyLabeler("consistency", ConsistencyOptions(layers=[confident])))
-    for labeler in steps:
-        aggregator = PriorityAggregator([labeler.name, layer], output=layer)
+        confident = "confident"
         for doc in docs:
-            if labeler.type_name == "consistency":
-                doc.set_spans(confident, [s for s in doc.spans(layer) if (s.score or 0.0) >= consistency_min_score])
-            labeler(doc)
-            aggregator(doc)
-            doc.layers.pop(labeler.name, None)
-            doc.layers.pop(confident, None)
+            doc.set_spans(confident, [s for s in doc.spans(layer) if (s.score or 0.0) >= consistency_min_score])
+        _override(docs, ConsistencyLabeler("consistency", ConsistencyOptions(layers=[confident])), layer)
+        for doc in docs:
+            del doc.layers[confident]
+
+
+def _override(docs: Sequence[Document], labeler: Labeler, layer: str) -> None:
+    """Run ``labeler`` on every document; its spans replace the ``layer`` spans they overlap."""
+    aggregator = PriorityAggregator([labeler.name, layer], output=layer)
+    for doc in docs:
+        labeler(doc)
+        aggregator(doc)
+        del doc.layers[labeler.name]
 
 
 def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int = 128,

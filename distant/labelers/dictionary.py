@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import add
 from pathlib import Path
+from typing import TypeVar
 
 import ahocorasick
 
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 OVERLAP_POLICIES = ("longest", "all")
 PLURAL_POLICIES = ("add", "fold", "off")
 Match = tuple[int, int, int]  # (first token, last token + 1, entry id)
+Selected = tuple[int, int, int, str | None]  # a Match with its label (None: an untyped phrase)
+M = TypeVar("M", Match, Selected)
 
 
 # -- reading files ------------------------------------------------------------------------------------------
@@ -255,8 +258,10 @@ class PhraseMatcher:
         return dict(self.__dict__)
 
 
-def select_longest(matches: Sequence[Match]) -> list[Match]:
-    """Choose non-overlapping matches maximising the sum of squared lengths (ties: the leftmost)."""
+def select_longest(matches: Sequence[M]) -> list[M]:
+    """Choose non-overlapping matches maximising the sum of squared lengths (ties: the leftmost).
+
+    A match is any tuple that starts with ``(first token, last token + 1)``."""
     if len(matches) <= 1:
         return list(matches)
     ms = sorted(matches, key=lambda m: (m[1], m[0]))
@@ -285,11 +290,10 @@ def select_longest(matches: Sequence[Match]) -> list[Match]:
     return out[::-1]
 
 
-def _drop_covered(matches: list, chosen: Sequence, n: int) -> list:
+def _drop_covered(matches: list[Selected], chosen: Sequence[Selected], n: int) -> list[Selected]:
     """Return the matches that overlap none of ``chosen``."""
     taken = bytearray(n)
-    for m in chosen:
-        i, j = m[0], m[1]
+    for i, j, _, _ in chosen:
         taken[i:j] = b"\x01" * (j - i)
     return [m for m in matches if not any(taken[m[0]:m[1]])]
 
@@ -383,7 +387,7 @@ class DictionaryLabeler(Labeler):
         logger.info("dictionary %s: %d typed entries, %d untyped phrases, %d keys with variants",
                     name, len(typed), len(untyped), len(self.matcher))
 
-    def select(self, matches: list[Match], n: int) -> list[tuple[int, int, int, str | None]]:
+    def select(self, matches: list[Match], n: int) -> list[Selected]:
         """Apply the overlap policy: typed matches first, then untyped ones where no typed match is.
 
         Returns ``(first token, last token + 1, entry, label)``; the label is ``None`` for an untyped match.
