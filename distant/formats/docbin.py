@@ -13,11 +13,7 @@ import logging
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-
-from spacy.tokens import Doc as SpacyDoc
-from spacy.tokens import DocBin
-from spacy.tokens import Span as SpacySpan
-from spacy.vocab import Vocab
+from typing import TYPE_CHECKING
 
 from distant.atomic import write_bytes
 from distant.docs import GOLD, O, PRED, UNKNOWN, Document, Span
@@ -25,6 +21,10 @@ from distant.errors import DistantError
 from distant.formats.align import align_spans, drop_overlaps, warn_dropped
 from distant.formats.lines import check_file
 from distant.tokenize import default_tokenizer
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc as SpacyDoc
+    from spacy.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
     align with token boundaries are left out (one warning per document and layer, with the counts); so are
     spans labeled ``O`` or ``-`` and overlapping spans from ``doc.ents`` (they stay in ``doc.spans``).
     """
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
     path = Path(path)
     vocab = Vocab()
     docbin = DocBin(store_user_data=True)
@@ -50,6 +53,9 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
 
 def to_spacy(doc: Document, vocab: Vocab, layer: str, path: Path) -> SpacyDoc:
     """Return a spaCy ``Doc`` of a tokenized document (``path`` names the output in warnings)."""
+    from spacy.tokens import Doc as SpacyDoc
+    from spacy.tokens import Span as SpacySpan
+
     words, spaces, index = _words(doc)
     starts = [False] * len(words)
     for k, (a, b) in enumerate(doc.sentences or []):
@@ -108,6 +114,9 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Do
     Raises:
         DistantError: the file is missing, empty or not a DocBin.
     """
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
     path = Path(path)
     check_file(path, EXPECTED)
     data = path.read_bytes()
