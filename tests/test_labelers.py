@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distant.config import data_dir
 from distant.docs import O, UNKNOWN, Document, Span
@@ -15,12 +17,13 @@ from distant.labelers import (
     DictionaryLabeler, DictionaryOptions, PatternLabeler, PatternOptions, PriorityAggregator, VoteAggregator,
     allowed_tags, build_labelers,
 )
-from distant.labelers.dictionary import select_longest
+from distant.labelers.dictionary import PhraseMatcher, select_longest
 from distant.labelers.pipeline import label_documents, labelers_from_args, load_labeling_config, summary_table
 from distant.labelers.report import format_report, labelers_report
 
 DATA = Path(__file__).parent / "data"
 TAGS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
+WORDS = ["acid", "Acid", "renal", "failure", "-", "beta", "b", "a"]
 
 
 def doc(text: str, doc_id: str = "d") -> Document:
@@ -107,6 +110,21 @@ def test_matches_only_on_token_boundaries():
     lab = dictionary(("Chemical", "platin"), ("Chemical", "lithium"))
     d = lab(doc("cisplatin and lithium-treated rats; lithiumcarbonate"))
     assert found(d, "dictionary") == [("lithium", "Chemical")]
+
+
+@settings(max_examples=100, deadline=None)
+@given(entries=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), min_size=1, max_size=12),
+       text=st.lists(st.sampled_from(WORDS + ["zz", "Q"]), max_size=30))
+def test_phrase_matcher_finds_exactly_the_entries_in_the_text(entries, text):
+    matcher = PhraseMatcher(hyphens=False)
+    for words in entries:
+        matcher.add(words, "Chemical")
+    matcher.build()
+    keys = {tuple(w.lower() for w in e) for e in entries}
+    expected = {(i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1)
+                if tuple(w.lower() for w in text[i:j]) in keys}
+    found_ = [(i, j) for i, j, _ in matcher.match(text)]
+    assert len(found_) == len(set(found_)) and set(found_) == expected
 
 
 def test_entries_tokenize_like_text():
