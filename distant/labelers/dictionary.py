@@ -13,7 +13,10 @@ How matching works: entries are tokenized with the project tokenizer (so ``( R)-
 and ``(R)-alpha-methylhistamine`` are the same entry) and each token normalised
 (:class:`~distant.labelers.normalize.Normalizer`); a key is the normalised tokens joined by single spaces,
 with a space either side. A document's tokens are normalised the same way and joined the same way, and one
-Aho-Corasick pass (pyahocorasick) over that string finds every key. Because keys begin and end with a
+Aho-Corasick pass (pyahocorasick) over that string finds every key. A text token that is in no entry is
+written as the empty string, so that two spaces meet, which no key has: the automaton goes straight back to
+its root instead of walking the token's characters down the trie (most of running text, and most of the time with a large
+dictionary, whose trie does not fit in the cache). Because keys begin and end with a
 space, and spaces only separate tokens, every match starts and ends on a token boundary: a match inside a
 word is impossible. Offsets in the joined string map back to token indices through the array of token
 start positions.
@@ -52,6 +55,7 @@ PLURAL_POLICIES = ("add", "fold", "off")
 Match = tuple[int, int, int]  # (first token, last token + 1, entry id)
 Selected = tuple[int, int, int, str | None]  # a Match with its label (None: an untyped phrase)
 M = TypeVar("M", Match, Selected)
+_NOT_IN_KEYS = ""  # a text token that is in no key: two spaces in a row, which no key has (tokens are not empty)
 
 
 # -- reading files ------------------------------------------------------------------------------------------
@@ -149,6 +153,8 @@ class PhraseMatcher:
         self.plurals = plurals
         self.stopwords = {self.normalizer(w) for w in stopwords}
         self._keys: dict[str, int] | None = {}
+        self.vocabulary: set[str] = set()  # the normalised tokens of all keys
+        self._text_tokens: dict[str, str] = {}  # memo: text token -> its normal form, or _NOT_IN_KEYS
         self.ntok = array("H")  # tokens of each entry
         self.klen = array("I")  # characters of each key, spaces included
         self.label_ids = array("i")  # index into self.labels; -1: untyped
@@ -185,6 +191,7 @@ class PhraseMatcher:
                 continue
             if not norm:
                 continue
+            self.vocabulary.update(norm)
             self._add_key(" " + " ".join(norm) + " ", len(norm), label, kb_id, k == 0)
 
     def _add_key(self, key: str, n: int, label: str | None, kb_id: str | None, original: bool) -> None:
@@ -241,7 +248,10 @@ class PhraseMatcher:
             self.build()
         if not words:
             return []
-        norm = self.normalizer.tokens(words)
+        memo = self._text_tokens
+        norm = list(map(memo.get, words))
+        if None in norm:
+            norm = [t if t is not None else self._text_token(w) for t, w in zip(norm, words)]
         joined = " " + " ".join(norm) + " "
         # starts[i]: offset of the space before token i in `joined` (token lengths plus one space each).
         starts = list(map(add, accumulate(map(len, norm), initial=0), range(len(norm) + 1)))
@@ -252,10 +262,18 @@ class PhraseMatcher:
             out.append((i, i + ntok[eid], eid))
         return out
 
+    def _text_token(self, word: str) -> str:
+        memo = self._text_tokens
+        if len(memo) > 2_000_000:  # bound the memo on huge vocabularies
+            memo.clear()
+        norm = self.normalizer(word)
+        out = memo[word] = norm if norm in self.vocabulary else _NOT_IN_KEYS
+        return out
+
     def __getstate__(self) -> dict:
         if self._automaton is None and self._keys is not None:
             self.build()
-        return dict(self.__dict__)
+        return {**self.__dict__, "_text_tokens": {}}
 
 
 def select_longest(matches: Sequence[M]) -> list[M]:
