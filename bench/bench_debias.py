@@ -50,6 +50,26 @@ def overrides(budget: str, variant: str) -> list[str]:
     return sets
 
 
+def applied(debias: dict) -> str:
+    """Summarise the corrections a run applied and their values (its ``debias.json``)."""
+    parts = []
+    if debias.get("bias"):
+        values = " ".join(f"{v:+.2f}" for v in debias["bias"].values()) if isinstance(debias["bias"], dict) \
+            else " ".join(f"{v:+.2f}" for v in debias["bias"])
+        parts.append(f"{debias.get('bias_mode')} bias [{values}]")
+    if debias.get("weights"):
+        weights = debias["weights"]
+        values = " ".join(f"{v:.2f}" for v in (weights.values() if isinstance(weights, dict) else weights))
+        parts.append(f"weights [{values}]")
+    if debias.get("o_bias") is not None:
+        parts.append(f"O-bias {debias['o_bias']:+.2f}")
+    if debias.get("crossweigh"):
+        cw = debias["crossweigh"]
+        parts.append("crossweigh " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                              for k, v in cw.items() if not isinstance(v, (list, dict))))
+    return "; ".join(parts) or "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs" / "bc5cdr.toml"))
@@ -57,17 +77,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_debias"))
     parser.add_argument("--budgets", default=",".join(BUDGETS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--table-only", action="store_true", help="print the finished runs; train nothing")
     args = parser.parse_args()
-    rows = [["budget", "correction", "dev F1", "test P", "test R", "test F1"]]
+    rows = [["budget", "correction", "dev F1", "test P", "test R", "test F1", "applied"]]
     for budget in args.budgets.split(","):
         for variant in args.variants.split(","):
             sets = overrides(budget, variant)
             if not sets:
-                rows.append([budget, variant, "n/a (needs a target before training)", "", "", ""])
+                rows.append([budget, variant, "n/a (needs a target before training)", "", "", "", ""])
                 continue
             run_dir = Path(args.out) / budget / variant
             if (run_dir / "report.json").is_file():
                 report = json.loads((run_dir / "report.json").read_text())
+            elif args.table_only:
+                rows.append([budget, variant, "not run", "", "", "", ""])
+                continue
             else:
                 cfg = load_config(args.config, [*args.extra, *sets])
                 if budget == "none":
@@ -75,7 +99,8 @@ def main() -> None:
                 report = run_training(cfg, run_dir, config_path=Path(args.config))
             test = report.get("test", {}).get("micro", {})
             rows.append([budget, variant, f"{report['dev']['scores']['f1']:.4f}",
-                         *(f"{test[k]:.4f}" if k in test else "-" for k in ("precision", "recall", "f1"))])
+                         *(f"{test[k]:.4f}" if k in test else "-" for k in ("precision", "recall", "f1")),
+                         applied(report.get("debias") or {})])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
