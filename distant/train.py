@@ -498,7 +498,8 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         state["round"] += 1
         emit({"event": "stage", "stage": "self-train", "message": f"self-training round {state['round']}"})
         model.load_state_dict(load_checkpoint(run_dir / MODEL_FILE)["state_dict"])
-        tags_, conf = decode(model, train_set.examples, batch_size=settings.eval_batch_size, device=dev_device)
+        tags_, conf = decode(model, train_set.examples, batch_size=settings.eval_batch_size, device=dev_device,
+                             tag_bias=correction.labeling_bias())
         store_predictions(train_set, tags_, conf, PRED, rules=model.config)
         counts = relabel(train_docs, PSEUDO, PRED, settings.self_training_min_score, PSEUDO)
         report["self_training"].append({"round": state["round"], **counts})

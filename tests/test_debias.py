@@ -345,3 +345,22 @@ def test_debias_config_errors(table, message):
     with pytest.raises(DistantError, match=message.replace("(", r"\(")) as e:
         build(DebiasConfig, table, path="run.toml", prefix="debias.")
     assert str(e.value).startswith("run.toml: ")
+
+
+@pytest.mark.parametrize("target", ["em", "gold"])
+def test_ba_fix_model_is_never_decoded_without_a_bias(target):
+    from distant.debias.training import ShiftCorrection
+
+    allowed = [torch.tensor([one_hot("O"), one_hot("B-Chemical"), one_hot("I-Chemical"), one_hot("O")])]
+    gold = [make_doc("g", ["a", "b", "c", "d"], [(1, 2, "Disease")])]
+    fix = ShiftCorrection(DebiasConfig(target=target, bias="fix"), TAGS, allowed, gold)
+    training = fixed_training_bias(fix.pseudo)
+    assert torch.equal(fix.train_bias(), training)
+    # before EM has estimated the target, selection decodes under the training condition; with a gold target,
+    # under log p_target
+    expected = training if target == "em" else inference_bias(fix.target)
+    assert fix.target is None if target == "em" else not torch.equal(expected, training)
+    assert torch.equal(fix.selection_bias(), expected)
+    assert torch.equal(fix.labeling_bias(), training)  # self-training labels: uncorrected, as for every variant
+    bias_set = ShiftCorrection(DebiasConfig(target=target, bias="set"), TAGS, allowed, gold)
+    assert bias_set.labeling_bias() is None

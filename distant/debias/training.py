@@ -80,12 +80,22 @@ class ShiftCorrection:
         return bias
 
     def selection_bias(self) -> torch.Tensor | None:
-        """Return the decoding bias for model selection on dev while training (before any tuning)."""
+        """Return the decoding bias for model selection on dev while training (before any tuning).
+
+        A BA-Fix model learnt its emissions next to ``log p_pseudo`` and is never decoded without a bias: with
+        the target, ``log p_target``; before the target is known (EM estimates it after training), its
+        training bias.
+        """
+        if self.config.bias == "fix":
+            return fixed_training_bias(self.pseudo) if self.target is None else inference_bias(self.target)
         if self.target is None or self.config.bias == "none":
             return None
-        if self.config.bias == "fix":
-            return inference_bias(self.target)
         return bias_adjustment(self.target, self.pseudo, self.config.tau)
+
+    def labeling_bias(self) -> torch.Tensor | None:
+        """Return the decoding bias for self-training's new pseudo-labels: the training condition, uncorrected
+        (BA-Fix: its training bias; otherwise none), so every correction self-trains on the same kind of labels."""
+        return fixed_training_bias(self.pseudo) if self.config.bias == "fix" else None
 
     @property
     def reweights(self) -> bool:
