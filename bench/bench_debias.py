@@ -54,13 +54,9 @@ def applied(debias: dict) -> str:
     """Summarise the corrections a run applied and their values (its ``debias.json``)."""
     parts = []
     if debias.get("bias"):
-        values = " ".join(f"{v:+.2f}" for v in debias["bias"].values()) if isinstance(debias["bias"], dict) \
-            else " ".join(f"{v:+.2f}" for v in debias["bias"])
-        parts.append(f"{debias.get('bias_mode')} bias [{values}]")
+        parts.append(f"{debias['bias_mode']} bias [{' '.join(f'{v:+.2f}' for v in debias['bias'])}]")
     if debias.get("weights"):
-        weights = debias["weights"]
-        values = " ".join(f"{v:.2f}" for v in (weights.values() if isinstance(weights, dict) else weights))
-        parts.append(f"weights [{values}]")
+        parts.append(f"weights [{' '.join(f'{v:.2f}' for v in debias['weights'])}]")
     if debias.get("o_bias") is not None:
         parts.append(f"O-bias {debias['o_bias']:+.2f}")
     if debias.get("crossweigh"):

@@ -3,7 +3,8 @@
 An unknown key is an error naming the file, the dotted key and the closest valid key. Command-line
 overrides use one syntax, ``--set section.key=value``, where the value is read as a TOML value (falling back
 to a plain string). Relative paths in a config file are resolved against the config file's folder, those
-given with ``--set`` against the current folder (where the user typed them), and ``${DISTANT_DATA}`` expands to the data folder (default ``../shared/data``).
+given with ``--set`` against the current folder (where the user typed them), and ``${DISTANT_DATA}`` expands
+to the data folder (default ``../shared/data``).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def test_crf_on_cuda_equals_cpu() -> None:
     bias = torch.tensor([0.3, -0.1, 0.0, 0.2, 0.0])
     cpu = (crf.log_partition(emissions, mask, bias), crf.partial_nll(emissions, allowed, mask, bias),
            crf.marginals(emissions, mask, bias))
+    paths = crf.viterbi(emissions, mask)
     crf.to(CUDA)
     on_gpu = (crf.log_partition(emissions.to(CUDA), mask.to(CUDA), bias.to(CUDA)),
               crf.partial_nll(emissions.to(CUDA), allowed.to(CUDA), mask.to(CUDA), bias.to(CUDA)),
@@ -58,7 +59,7 @@ def test_crf_on_cuda_equals_cpu() -> None:
     for a, b in zip(cpu, on_gpu):
         assert b.device.type == "cuda"
         assert torch.allclose(a, b.cpu(), atol=1e-4)
-    assert crf.viterbi(emissions.to(CUDA), mask.to(CUDA)) == CRF.viterbi(crf.cpu(), emissions, mask)
+    assert crf.viterbi(emissions.to(CUDA), mask.to(CUDA)) == paths
 
 
 def test_tagger_loss_features_and_decoding_on_cuda_equal_cpu() -> None:

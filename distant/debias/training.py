@@ -65,6 +65,10 @@ class ShiftCorrection:
         if config.reweight and self.target is not None:
             self.weights = importance_weights(self.target, pseudo, tuple(config.reweight_clip))
             self.report.weights = self.weights.tolist()
+        # BA-Fix: log p_pseudo next to the emissions in training (a constant of the pseudo-labels)
+        self._training_bias = fixed_training_bias(pseudo) if config.bias == "fix" else None
+        if self._training_bias is not None:
+            self.report.training_bias = self._training_bias.tolist()
 
     def _estimate(self, method: str, source: str, dist: TagDistribution, details: dict) -> None:
         self.report.estimates.append(Estimate(method, source, dist, details))
@@ -73,11 +77,7 @@ class ShiftCorrection:
     # -- training ---------------------------------------------------------------------------------------------
     def train_bias(self) -> torch.Tensor | None:
         """Return the emission bias used during training (BA-Fix: ``log p_pseudo``), or ``None``."""
-        if self.config.bias != "fix":
-            return None
-        bias = fixed_training_bias(self.pseudo)
-        self.report.training_bias = bias.tolist()
-        return bias
+        return self._training_bias
 
     def selection_bias(self) -> torch.Tensor | None:
         """Return the decoding bias for model selection on dev while training (before any tuning).
@@ -87,7 +87,7 @@ class ShiftCorrection:
         training bias.
         """
         if self.config.bias == "fix":
-            return fixed_training_bias(self.pseudo) if self.target is None else inference_bias(self.target)
+            return self._training_bias if self.target is None else inference_bias(self.target)
         if self.target is None or self.config.bias == "none":
             return None
         return bias_adjustment(self.target, self.pseudo, self.config.tau)
@@ -95,7 +95,7 @@ class ShiftCorrection:
     def labeling_bias(self) -> torch.Tensor | None:
         """Return the decoding bias for self-training's new pseudo-labels: the training condition, uncorrected
         (BA-Fix: its training bias; otherwise none), so every correction self-trains on the same kind of labels."""
-        return fixed_training_bias(self.pseudo) if self.config.bias == "fix" else None
+        return self._training_bias
 
     @property
     def reweights(self) -> bool:

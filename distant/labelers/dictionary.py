@@ -15,8 +15,8 @@ and ``(R)-alpha-methylhistamine`` are the same entry) and each token normalised
 with a space either side. A document's tokens are normalised the same way and joined the same way, and one
 Aho-Corasick pass (pyahocorasick) over that string finds every key. A text token that is in no entry is
 written as the empty string, so that two spaces meet, which no key has: the automaton goes straight back to
-its root instead of walking the token's characters down the trie (most of running text, and most of the time with a large
-dictionary, whose trie does not fit in the cache). Because keys begin and end with a
+its root instead of walking the token's characters down the trie (most of running text, and most of the
+time with a large dictionary, whose trie does not fit in the cache). Because keys begin and end with a
 space, and spaces only separate tokens, every match starts and ends on a token boundary: a match inside a
 word is impossible. Offsets in the joined string map back to token indices through the array of token
 start positions.
