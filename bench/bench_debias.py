@@ -4,6 +4,8 @@
     python bench/bench_debias.py --budgets full --variants none,ba-set
     python bench/bench_debias.py --config configs/sample.toml --set data.dev=../data/sample/gold.pubtator \\
         --set train.epochs=2 --out /tmp/debias-check            # a quick check of the script
+    python bench/bench_debias.py --budgets full --set "labelers.0.unknown=[]" \\
+        --out runs/bench_debias_shifted                          # shifted labels: dictionary misses taught as O
 
 Every cell is a whole ``distant train`` run with the same seed (``--out/<budget>/<variant>``; finished runs
 are reused). Budgets: ``full`` (all gold development abstracts for model selection and the shift estimate),
