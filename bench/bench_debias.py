@@ -2,7 +2,7 @@
 
     python bench/bench_debias.py                                  # full: 7 variants x 3 budgets
     python bench/bench_debias.py --budgets full --variants none,ba-set
-    python bench/bench_debias.py --config configs/sample.toml --set data.dev=../data/sample/gold.pubtator \\
+    python bench/bench_debias.py --config configs/sample.toml --set data.dev=data/sample/gold.pubtator \\
         --set train.epochs=2 --out /tmp/debias-check            # a quick check of the script
     python bench/bench_debias.py --budgets full --set "labelers.0.unknown=[]" \\
         --out runs/bench_debias_shifted                          # shifted labels: dictionary misses taught as O
@@ -10,7 +10,10 @@
 Every cell is a whole ``distant train`` run with the same seed (``--out/<budget>/<variant>``; finished runs
 are reused). Budgets: ``full`` (all gold development abstracts for model selection and the shift estimate),
 ``50`` (the first 50), ``none`` (no gold: selection on held-out pseudo-labels, target estimated by EM).
-Prints test P/R/F1 per budget and correction, and the dev F1 each run selected on.
+Prints test P/R/F1 per budget and correction, the change of test F1 against the budget's uncorrected run, and
+the dev F1 each run selected on; ``--table-only --markdown`` prints the table of ``docs/benchmarks.md`` from the
+run folders (with ``--table-only``, any folder name under ``--out/<budget>`` is a variant, e.g. an older run
+kept beside the current one).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from distant.errors import DistantError  # noqa: E402
 from distant.train import load_config, run_training  # noqa: E402
 
 VARIANTS = {
@@ -68,6 +72,31 @@ def applied(debias: dict) -> str:
     return "; ".join(parts) or "-"
 
 
+def cell(budget: str, variant: str, args: argparse.Namespace) -> dict | None:
+    """Return the cell's ``report.json``, training the run first unless ``--table-only``; ``None``: not run."""
+    run_dir = Path(args.out) / budget / variant
+    if (run_dir / "report.json").is_file():
+        return json.loads((run_dir / "report.json").read_text())
+    if args.table_only:
+        return None
+    cfg = load_config(args.config, [*args.extra, *overrides(budget, variant)])
+    if budget == "none":
+        cfg.data.dev = None
+    return run_training(cfg, run_dir, config_path=Path(args.config))
+
+
+def print_table(rows: list[list[str]], markdown: bool) -> None:
+    if markdown:
+        for i, r in enumerate(rows):
+            print("| " + " | ".join(r) + " |")
+            if i == 0:
+                print("|" + "---|" * len(r))
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs" / "bc5cdr.toml"))
@@ -75,33 +104,42 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_debias"))
     parser.add_argument("--budgets", default=",".join(BUDGETS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--table-only", action="store_true", help="print the finished runs; train nothing")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the finished runs (any run folder under --out/<budget>); train nothing")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (docs/benchmarks.md)")
     args = parser.parse_args()
-    rows = [["budget", "correction", "dev F1", "test P", "test R", "test F1", "applied"]]
-    for budget in args.budgets.split(","):
-        for variant in args.variants.split(","):
-            sets = overrides(budget, variant)
-            if not sets:
-                rows.append([budget, variant, "n/a (needs a target before training)", "", "", "", ""])
+    budgets, variants = args.budgets.split(","), args.variants.split(",")
+    unknown = [b for b in budgets if b not in BUDGETS]
+    if not args.table_only:
+        unknown += [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown budget(s) or variant(s) {', '.join(unknown)}; expected budgets "
+                     f"{', '.join(BUDGETS)} and variants {', '.join(VARIANTS)}")
+    rows = [["budget", "correction", "dev F1 (selection)", "test P", "test R", "test F1", "Δ F1 vs none",
+             "applied"]]
+    for budget in budgets:
+        baseline = None  # test F1 of the budget's uncorrected run, for the delta column
+        for variant in variants:
+            if variant in VARIANTS and not overrides(budget, variant):
+                rows.append([budget, variant, "n/a: weights need a target before training", "", "", "", "", ""])
                 continue
-            run_dir = Path(args.out) / budget / variant
-            if (run_dir / "report.json").is_file():
-                report = json.loads((run_dir / "report.json").read_text())
-            elif args.table_only:
-                rows.append([budget, variant, "not run", "", "", "", ""])
+            try:
+                report = cell(budget, variant, args)
+            except DistantError as e:
+                print(f"bench_debias: error: {e}", file=sys.stderr)
+                raise SystemExit(2) from None
+            if report is None:
+                rows.append([budget, variant, "not run", "", "", "", "", ""])
                 continue
-            else:
-                cfg = load_config(args.config, [*args.extra, *sets])
-                if budget == "none":
-                    cfg.data.dev = None
-                report = run_training(cfg, run_dir, config_path=Path(args.config))
             test = report.get("test", {}).get("micro", {})
+            if variant == "none":
+                baseline = test.get("f1")
+            delta = "" if variant == "none" or baseline is None or "f1" not in test \
+                else f"{100 * (test['f1'] - baseline):+.2f}"
             rows.append([budget, variant, f"{report['dev']['scores']['f1']:.4f}",
                          *(f"{test[k]:.4f}" if k in test else "-" for k in ("precision", "recall", "f1")),
-                         applied(report.get("debias") or {})])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+                         delta, applied(report.get("debias") or {})])
+    print_table(rows, args.markdown)
 
 
 if __name__ == "__main__":

@@ -356,10 +356,12 @@ def test_ba_fix_model_is_never_decoded_without_a_bias(target):
     fix = ShiftCorrection(DebiasConfig(target=target, bias="fix"), TAGS, allowed, gold)
     training = fixed_training_bias(fix.pseudo)
     assert torch.equal(fix.train_bias(), training)
-    # before EM has estimated the target, selection decodes under the training condition; with a gold target,
-    # under log p_target
-    expected = training if target == "em" else inference_bias(fix.target)
-    assert fix.target is None if target == "em" else not torch.equal(expected, training)
+    if target == "em":  # before EM has estimated the target, selection decodes under the training condition
+        assert fix.target is None
+        expected = training
+    else:  # with a gold target, under log p_target
+        expected = inference_bias(fix.target)
+        assert not torch.equal(expected, training)
     assert torch.equal(fix.selection_bias(), expected)
     assert torch.equal(fix.labeling_bias(), training)  # self-training labels: uncorrected, as for every variant
     bias_set = ShiftCorrection(DebiasConfig(target=target, bias="set"), TAGS, allowed, gold)
