@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from distant.docs import UNKNOWN
 from distant.errors import DistantError
+from distant.models.charlm import cpu_has_bf16
 from distant.models import (CharLM, CharLMConfig, CharVocab, Tagger, TaggerConfig, WordVocab, allowed_matrix,
                             build_charlm, build_tagger, collate, compute_charlm_features, load_word_vectors,
                             pretrain_charlm)
@@ -98,11 +100,12 @@ def test_charlm_loss_decreases() -> None:
     assert set(progress[-1]) >= {"epoch", "step", "loss", "chars_per_s", "model"}
 
 
-@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize("bf16", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not cpu_has_bf16(), reason="this CPU has no native bfloat16 (the production path never uses it here)"))])
 def test_cached_features_equal_live_features(bf16: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     import distant.models.charlm as charlm_module
 
-    # bf16 = True: the bfloat16 autocast a CPU with native bfloat16 gets (emulated where it has none)
+    # bf16 = True: the bfloat16 autocast the features get on this CPU; False: float32, as everywhere else
     monkeypatch.setattr(charlm_module, "cpu_has_bf16", lambda: bf16)
     torch.manual_seed(3)
     lm = build_charlm(SENTENCES, SMALL_LM)
@@ -112,6 +115,24 @@ def test_cached_features_equal_live_features(bf16: bool, monkeypatch: pytest.Mon
     live = tagger.emissions(collate(tagger.encode(SENTENCES)))
     from_cache = tagger.emissions(collate(tagger.encode(SENTENCES, char_features=cached)))
     assert torch.allclose(live, from_cache, atol=2e-2 if bf16 else 1e-5)
+
+
+def test_bf16_needs_the_flags_and_a_working_lstm(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distant.models.charlm as charlm_module
+
+    monkeypatch.setattr(charlm_module, "cpu_flags", lambda: {"avx2", "fma"})  # AMD EPYC without AVX-512
+    charlm_module.cpu_has_bf16.cache_clear()
+    assert not charlm_module.cpu_has_bf16()
+    assert isinstance(charlm_module.feature_autocast("cpu"), contextlib.nullcontext)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive")
+
+    monkeypatch.setattr(charlm_module, "cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(torch.nn.LSTM, "forward", broken)
+    charlm_module.cpu_has_bf16.cache_clear()
+    assert not charlm_module.cpu_has_bf16()
+    charlm_module.cpu_has_bf16.cache_clear()
 
 
 def test_vocab_state_round_trip() -> None:

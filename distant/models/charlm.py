@@ -371,13 +371,39 @@ def compute_charlm_features(model: CharLM, sentences: Sequence[Sequence[str]], *
                           batch_size=batch_size, dtype=dtype)
 
 
+NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}  # /proc/cpuinfo flags of CPUs that compute bfloat16 natively
+
+
+def cpu_flags() -> set[str]:
+    """Return the CPU feature flags the kernel reports (empty where there is no ``/proc/cpuinfo``)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
 @lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), as oneDNN reports it."""
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16) and oneDNN runs an LSTM in it.
+
+    Both are checked: the flags, because emulated bfloat16 (AVX-512 without BF16) is slower than float32,
+    and a tiny LSTM under autocast, because some oneDNN builds have no bfloat16 LSTM for a CPU at all
+    ("could not create a primitive descriptor"). Any failure means float32.
+    """
+    if not cpu_flags() & NATIVE_BF16_FLAGS:
+        return False
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            nn.LSTM(4, 4, batch_first=True)(torch.zeros(1, 3, 4))
     except (AttributeError, RuntimeError):
         return False
+    return True
 
 
 def feature_autocast(device: torch.device | str) -> contextlib.AbstractContextManager:
