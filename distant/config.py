@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import sys
@@ -43,11 +44,26 @@ def data_dir() -> Path:
     return here if here.is_dir() or not checkout.is_dir() else checkout
 
 
-def expand(value: str) -> str:
-    """Expand ``${DISTANT_DATA}`` and other environment variables in a config string."""
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand(value: str, where: str = "config", path: str | os.PathLike | None = None) -> str:
+    """Expand ``${DISTANT_DATA}`` and other environment variables in a config string.
+
+    Raises:
+        DistantError: the string names a variable that is not set (naming ``where``, the dotted key).
+    """
     if "${DISTANT_DATA}" in value:
         value = value.replace("${DISTANT_DATA}", str(data_dir()))
-    return os.path.expandvars(value)
+
+    def variable(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            raise DistantError(f"{where}: the environment variable {name} in {value!r} is not set; expected it "
+                               "to be exported (or the value written out)", path)
+        return os.environ[name]
+
+    return _VARIABLE.sub(variable, value)
 
 
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -150,7 +166,7 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
     if tp is Path:
         if not isinstance(value, str):
             raise DistantError(f"{where}: expected a path string, found {value!r}", path)
-        p = Path(expand(value))
+        p = Path(expand(value, where, path))
         if p.is_absolute():
             return p
         if isinstance(value, CommandLineText):
@@ -163,7 +179,7 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
     ):
         raise DistantError(f"{where}: expected {_type_name(tp)}, found {value!r}", path)
     if tp is str:
-        return str(expand(value))  # a plain str, never CommandLineText (checkpoints hold plain types only)
+        return str(expand(value, where, path))  # a plain str, never CommandLineText (checkpoints hold plain types only)
     return value
 
 
@@ -196,6 +212,29 @@ def build(cls: type[T], data: dict[str, Any], *, path: str | os.PathLike | None 
         raise DistantError(f"{prefix.rstrip('.') or 'config'}: {e}", path) from None
     except ValueError as e:  # __post_init__ validation
         raise DistantError(str(e), path) from None
+
+
+def check_range(key: str, value: float, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> None:
+    """Raise ``ValueError`` (which :func:`build` turns into a :class:`DistantError`) unless ``value`` is in range.
+
+    Args:
+        key: The dotted key, for the message (``train.batch_size``).
+        value: The value; a float must also be finite.
+        low: Smallest allowed value (``None``: no bound); excluded when ``low_open``.
+        high: Largest allowed value (``None``: no bound); excluded when ``high_open``.
+    """
+    bad = isinstance(value, float) and not math.isfinite(value)
+    bad = bad or low is not None and (value <= low if low_open else value < low)
+    bad = bad or high is not None and (value >= high if high_open else value > high)
+    if bad:
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high:g}")
+        kind = "an integer" if isinstance(value, int) else "a number"
+        raise ValueError(f"{key}: expected {kind} {' and '.join(parts)}, found {value!r}")
 
 
 def to_dict(obj: Any) -> Any:

@@ -145,8 +145,5 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> Tagger:
     if not file.is_file():
         raise DistantError(f"no trained model found (expected {MODEL_FILE} in a run folder, or a checkpoint file)",
                            file)
-    checkpoint = load_checkpoint(file)
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise DistantError("not a distant model checkpoint (no state_dict)", file)
-    model = Tagger.from_checkpoint(checkpoint, where=str(file))
+    model = Tagger.from_checkpoint(load_checkpoint(file), where=str(file))
     return model.to(device).eval()

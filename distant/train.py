@@ -15,6 +15,7 @@ it writes into the run folder
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -30,7 +31,7 @@ from torch import nn
 
 from distant.atomic import write_text
 from distant.checkpoints import load_checkpoint, save_checkpoint
-from distant.config import apply_overrides, build, dump_toml, load_toml, to_dict
+from distant.config import apply_overrides, build, check_range, dump_toml, load_toml, to_dict
 from distant.corpus import chunk_words, chunks, read_corpus, split_documents
 from distant.debias import DebiasConfig
 from distant.debias.corrections import instance_weighted
@@ -40,6 +41,8 @@ from distant.docs import GOLD, PSEUDO, PRED, Document
 from distant.errors import DistantError
 from distant.evaluate import evaluate
 from distant.formats import read_documents, write_documents
+from distant.labelers.base import is_type_name
+from distant.models import parallel
 from distant.models.charlm import CharLM, build_charlm, pretrain_charlm
 from distant.models.tagger import Tagger, TaggerConfig, TaggerExample, build_tagger, collate
 from distant.predict import MODEL_FILE, Encoded, decode, encode_documents, store_predictions
@@ -70,10 +73,16 @@ class DataConfig:
     max_tokens: int = 100  # longer sentences are cut into chunks of this many tokens
 
     def __post_init__(self) -> None:
-        if not 0 <= self.heldout_fraction < 1:
-            raise ValueError(f"data.heldout_fraction must be in [0, 1), found {self.heldout_fraction}")
-        if self.max_tokens < 1:
-            raise ValueError(f"data.max_tokens must be positive, found {self.max_tokens}")
+        check_range("data.heldout_fraction", self.heldout_fraction, low=0.0, high=1.0, high_open=True)
+        check_range("data.max_tokens", self.max_tokens, low=1)
+        if self.dev_budget is not None:
+            check_range("data.dev_budget", self.dev_budget, low=1)
+        for k, name in enumerate(self.types):
+            if not is_type_name(name):
+                raise ValueError(f"data.types[{k}]: expected an entity type (a letter, then letters, digits, '_' "
+                                 f"or '.'; not O), found {name!r}")
+        if len(set(self.types)) != len(self.types):
+            raise ValueError(f"data.types: expected each type once, found {self.types!r}")
 
 
 @dataclass
@@ -94,16 +103,23 @@ class TrainSettings:
     eval_batch_size: int = 128
     pretrain_epochs: int = 0  # char-LM pre-training passes over the training (and extra) text
     charlm: Path | None = None  # a pre-trained char LM (``distant pretrain-lm``) instead of pre-training here
-    threads: int = 0  # torch CPU threads (0: torch's default)
+    threads: int = 0  # 0: one torch thread and independent branches in parallel (distant.models.parallel); N: N torch threads
     self_training: int = 0  # rounds of self-training after the first fit (see distant.selftrain)
     self_training_epochs: int = 4  # epochs per self-training round (early stopping applies)
     self_training_min_score: float = 0.9  # confidence a predicted span needs to join the pseudo-labels
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, found {self.optimizer!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"train.device must be auto, cpu, cuda or cuda:N, found {self.device!r}")
+            raise ValueError(f"train.optimizer: expected one of {', '.join(OPTIMIZERS)}, found {self.optimizer!r}")
+        check_device_name(self.device, "train.device")
+        for key in ("epochs", "batch_size", "patience", "eval_batch_size", "self_training_epochs"):
+            check_range(f"train.{key}", getattr(self, key), low=1)
+        for key in ("pretrain_epochs", "threads", "self_training"):
+            check_range(f"train.{key}", getattr(self, key), low=0)
+        check_range("train.lr", self.lr, low=0.0, low_open=True)
+        for key in ("weight_decay", "clip", "max_minutes"):
+            check_range(f"train.{key}", getattr(self, key), low=0.0)
+        check_range("train.self_training_min_score", self.self_training_min_score, low=0.0, high=1.0)
 
 
 @dataclass
@@ -127,18 +143,107 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read a run config; relative paths resolve against the config's folder."""
+    """Read a run config; relative paths resolve against the config's folder (``--set`` ones: the current one).
+
+    The labelers' options are checked and their paths made absolute here too, so that a run folder's
+    ``config.toml`` reruns from anywhere.
+    """
     path = Path(path)
     data = apply_overrides(load_toml(path), list(overrides))
-    return build(RunConfig, data, path=path, base=path.resolve().parent)
+    base = path.resolve().parent
+    config = build(RunConfig, data, path=path, base=base)
+    config.labelers = resolve_labeler_specs(config.labelers, path, base)
+    return config
+
+
+def resolve_labeler_specs(specs: Sequence[dict[str, Any]], path: Path | None, base: Path | None) -> list[dict]:
+    """Return the ``[[labelers]]`` tables with every option filled in and every path absolute.
+
+    Raises:
+        DistantError: an unknown labeler type or option, or a bad value (naming the dotted key).
+    """
+    from distant.labelers import LABELERS
+
+    resolved = []
+    for k, spec in enumerate(specs):
+        options = dict(spec)
+        kind, name = options.pop("type", None), options.pop("name", None)
+        cls = LABELERS.get(kind) if isinstance(kind, str) else None
+        if cls is None:  # build_labelers says what is wrong, with the list of types
+            resolved.append(dict(spec))
+            continue
+        built = build(cls.Options, options, path=path, prefix=f"labelers[{k}].", base=base)
+        table = {"type": kind, **({} if name is None else {"name": name}), **to_dict(built)}
+        resolved.append(table)
+    return resolved
+
+
+def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
+    """Return every file or folder a run reads, with its dotted key."""
+    from distant.labelers import LABELERS
+
+    data = config.data
+    paths = [(f"data.train[{k}]", p) for k, p in enumerate(data.train)]
+    paths += [(f"data.extra_text[{k}]", p) for k, p in enumerate(data.extra_text)]
+    paths += [(f"data.{key}", getattr(data, key)) for key in ("dev", "test") if getattr(data, key) is not None]
+    if config.train.charlm is not None:
+        paths.append(("train.charlm", config.train.charlm))
+    for k, spec in enumerate(config.labelers):
+        cls = LABELERS.get(spec.get("type"))
+        if cls is None:
+            continue
+        for f in dataclasses.fields(cls.Options):
+            value = spec.get(f.name)
+            values = value if isinstance(value, list) else [value]
+            for j, item in enumerate(values):
+                if isinstance(item, str) and "Path" in str(f.type):
+                    key = f"labelers[{k}].{f.name}" + (f"[{j}]" if isinstance(value, list) else "")
+                    paths.append((key, Path(item)))
+    return paths
+
+
+def check_inputs(config: RunConfig, config_path: Path | None = None) -> None:
+    """Check, before any work starts, that the run has training text and that everything it reads exists.
+
+    Raises:
+        DistantError: naming the dotted key and the missing path.
+    """
+    if not config.data.train:
+        raise DistantError("data.train is empty: expected the unlabeled training text files", config_path)
+    for key, path in input_paths(config):
+        if not path.exists():
+            raise DistantError(f"{key}: not found: {path}", config_path)
+
+
+DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
+
+
+def check_device_name(name: str, key: str = "--device") -> None:
+    """Raise ``ValueError`` unless ``name`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ValueError(f"{key}: expected {DEVICE_NAMES}, found {name!r}")
 
 
 def resolve_device(name: str) -> torch.device:
-    """Turn ``auto`` into CUDA when available, else the CPU; refuse CUDA on a machine without it."""
+    """Turn ``auto`` into CUDA when available, else the CPU; refuse a device this machine does not have.
+
+    Raises:
+        DistantError: an unknown device name, or CUDA (or a GPU index) that is not there.
+    """
+    try:
+        check_device_name(name)
+    except ValueError as e:
+        raise DistantError(str(e)) from None
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DistantError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DistantError(f"--device {name}: CUDA is not available on this machine; expected --device cpu "
+                               "or auto")
+        index = int(name[5:]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise DistantError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                               f"expected cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return torch.device(name)
 
 
@@ -396,15 +501,12 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     if not resume and last_path.is_file():
         raise DistantError("the run folder holds a training run already; use --resume to continue it or "
                            "another -o folder", run_dir)
-    if not config.data.train:
-        raise DistantError("data.train is empty: expected the unlabeled training text files", config_path)
+    check_inputs(config, config_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "config.toml", dump_toml(to_dict(config)))
-    if settings.threads > 0:
-        torch.set_num_threads(settings.threads)
     dev_device = resolve_device(device or settings.device)
     timings: dict[str, float] = {}
-    report: dict[str, Any] = {"device": str(dev_device), "threads": torch.get_num_threads()}
+    report: dict[str, Any] = {"device": str(dev_device), "threads": parallel.configure(settings.threads, dev_device)}
 
     # 1. pseudo-labels (cached in the run folder, so a resumed run trains on the same ones)
     t0 = time.perf_counter()

@@ -228,7 +228,7 @@ def test_cli_frozen_transformer_with_char_lm_features(tiny_bert, tmp_path):
     before = transformers.BertModel.from_pretrained(str(tiny_bert)).state_dict()
     frozen = encoder_weights(state)
     assert frozen and all(torch.equal(v, before[k.removeprefix("transformer.model.")]) for k, v in frozen.items())
-    assert any(k.startswith("charlm.") for k in state) and any(k.startswith("encoder.lstm.") for k in state)
+    assert any(k.startswith("charlm.") for k in state) and any(k.startswith("encoder.layers.0.fw.") for k in state)
     ok("predict", run, SAMPLE / "gold.pubtator", "-o", tmp_path / "a.pubtator")
     ok("predict", run, SAMPLE / "gold.pubtator", "-o", tmp_path / "b.pubtator")
     assert (tmp_path / "a.pubtator").read_text() == (tmp_path / "b.pubtator").read_text()

@@ -25,17 +25,20 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from distant.config import build
+from distant.checkpoints import checkpoint_errors, require_keys
+from distant.config import build, check_range
 from distant.errors import DistantError
 from distant.models.embeddings import WordVocab
+from distant.models.encoder import Dropout, dropout, gather_steps
 from distant.models.features import cache_features
+from distant.models.parallel import branch_generators, branches
 
 CHARLM_FORMAT_VERSION = 1
 IGNORE = -100  # LM target of a word with no next / previous word (cross-entropy's ignore index)
@@ -55,6 +58,17 @@ class CharLMConfig:
     lr: float = 2e-3
     batch_size: int = 32
     clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        for key in ("char_dim", "hidden_size", "num_layers", "min_char_count", "batch_size"):
+            check_range(f"model.charlm.{key}", getattr(self, key), low=1)
+        check_range("model.charlm.lm_vocab_size", self.lm_vocab_size, low=2)
+        check_range("model.charlm.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_range("model.charlm.lr", self.lr, low=0.0, low_open=True)
+        check_range("model.charlm.clip", self.clip, low=0.0)
+        cutoffs = list(self.lm_cutoffs)
+        if any(c < 1 for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
+            raise ValueError(f"model.charlm.lm_cutoffs: expected increasing positive integers, found {cutoffs!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain types."""
@@ -100,7 +114,10 @@ class CharVocab:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CharVocab:
         """Rebuild a vocabulary from :meth:`to_state`'s output."""
-        return cls(list(state["chars"]))
+        chars = state["chars"]
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise TypeError("character vocabulary: expected a list of single characters")
+        return cls(chars)
 
 
 @dataclass
@@ -210,7 +227,7 @@ class CharLM(nn.Module):
         lstm_dropout = config.dropout if config.num_layers > 1 else 0.0
         self.fw_lstm = nn.LSTM(config.char_dim, h, config.num_layers, batch_first=True, dropout=lstm_dropout)
         self.bw_lstm = nn.LSTM(config.char_dim, h, config.num_layers, batch_first=True, dropout=lstm_dropout)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         n = len(lm_words)
         cutoffs = [c for c in config.lm_cutoffs if 0 < c < n - 1] or [n - 1]
         self.fw_head = nn.AdaptiveLogSoftmaxWithLoss(h, n, cutoffs, div_value=4.0)  # predicts the next word
@@ -229,14 +246,15 @@ class CharLM(nn.Module):
         """Run both LSTMs and return the boundary states ``([B, T, H], [B, T, H])`` (forward, backward).
 
         Padding sits at the end of both streams (the backward one is reversed per sentence before padding),
-        so no packing is needed: padding never precedes a real character in either direction.
+        so no packing is needed: padding never precedes a real character in either direction. The two
+        directions run as two branches (:func:`~distant.models.parallel.branches`).
         """
-        fw = self.fw_lstm(self.drop(self.embed(batch.fw_chars)))[0]  # [B, L, H]
-        bw = self.bw_lstm(self.drop(self.embed(batch.bw_chars)))[0]  # [B, L, H]
-        h = fw.shape[-1]
-        fw_at = fw.gather(1, batch.fw_pos.unsqueeze(-1).expand(-1, -1, h))  # [B, T, H]
-        bw_at = bw.gather(1, batch.bw_pos.unsqueeze(-1).expand(-1, -1, h))  # [B, T, H]
-        return fw_at, bw_at
+        fw, bw = self._embedded(batch)
+        return tuple(branches([partial(_boundary_states, self.fw_lstm, batch.fw_pos),
+                               partial(_boundary_states, self.bw_lstm, batch.bw_pos)], [fw, bw]))
+
+    def _embedded(self, batch: CharBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.drop(self.embed(batch.fw_chars)), self.drop(self.embed(batch.bw_chars))  # [B, L, D] each
 
     def features(self, batch: CharBatch) -> torch.Tensor:
         """Return per-word char features ``[B, T, 2H]`` (forward state after, backward state before)."""
@@ -246,19 +264,35 @@ class CharLM(nn.Module):
                 states: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Return the mean word-prediction loss of both directions (a scalar).
 
+        Without ``states``, each direction (its LSTM and its head) is one branch, so pre-training runs the
+        two at the same time; the head's dropout draws from the branch's own generator.
+
         Args:
             batch: the char streams with their LM targets.
             states: the output of :meth:`states` when the caller already has it (co-training).
         """
-        fw_at, bw_at = self.states(batch) if states is None else states
-        losses = []
-        for head, st, target in ((self.fw_head, fw_at, batch.lm_next), (self.bw_head, bw_at, batch.lm_prev)):
-            keep = target != IGNORE  # [B, T]
-            if keep.any():
-                losses.append(head(self.drop(st[keep]), target[keep]).loss)  # st[keep]: [N, H]
-        if not losses:
-            return fw_at.sum() * 0.0
-        return torch.stack(losses).mean()
+        generators = branch_generators(2, batch.fw_chars.device) if self.training else [None, None]
+        heads = [partial(self._head_loss, self.fw_head, batch.lm_next, generators[0]),
+                 partial(self._head_loss, self.bw_head, batch.lm_prev, generators[1])]
+        if states is not None:
+            losses = [head(st) for head, st in zip(heads, states)]
+        else:
+            fw, bw = self._embedded(batch)
+            losses = branches([lambda x: heads[0](_boundary_states(self.fw_lstm, batch.fw_pos, x)),
+                               lambda x: heads[1](_boundary_states(self.bw_lstm, batch.bw_pos, x))], [fw, bw])
+        has_targets = [bool((target != IGNORE).any()) for target in (batch.lm_next, batch.lm_prev)]
+        kept = [loss for loss, has in zip(losses, has_targets) if has]
+        if not kept:
+            return losses[0] * 0.0
+        return torch.stack(kept).mean()
+
+    def _head_loss(self, head: nn.AdaptiveLogSoftmaxWithLoss, target: torch.Tensor,
+                   generator: torch.Generator | None, states: torch.Tensor) -> torch.Tensor:
+        keep = target != IGNORE  # [B, T]
+        if not keep.any():
+            return states.sum() * 0.0
+        picked = dropout(states[keep], self.config.dropout, self.training, generator)  # [N, H]
+        return head(picked, target[keep]).loss
 
     def to_checkpoint(self) -> dict[str, Any]:
         """Return ``{format_version, config, vocabs, state_dict}`` holding only tensors and plain types."""
@@ -273,14 +307,22 @@ class CharLM(nn.Module):
         Raises:
             DistantError: the checkpoint is of another format version.
         """
+        require_keys(checkpoint, ("format_version", "config", "vocabs", "state_dict"), where)
         version = checkpoint.get("format_version")
         if version != CHARLM_FORMAT_VERSION:
             raise DistantError(f"{where}: format version {version!r}, expected {CHARLM_FORMAT_VERSION}")
-        model = cls(CharLMConfig.from_dict(checkpoint["config"]),
-                    CharVocab.from_state(checkpoint["vocabs"]["chars"]),
-                    WordVocab.from_state(checkpoint["vocabs"]["lm_words"]))
-        model.load_state_dict(checkpoint["state_dict"])
+        with checkpoint_errors(where, "a char-LM checkpoint written by distant"):
+            model = cls(CharLMConfig.from_dict(checkpoint["config"]),
+                        CharVocab.from_state(checkpoint["vocabs"]["chars"]),
+                        WordVocab.from_state(checkpoint["vocabs"]["lm_words"]))
+            model.load_state_dict(checkpoint["state_dict"])
         return model
+
+
+def _boundary_states(lstm: nn.LSTM, positions: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
+    """Run ``lstm`` over embedded characters ``[B, L, D]``; return its states at ``positions [B, T]``."""
+    out = lstm(chars)[0]  # [B, L, H]
+    return gather_steps(out, positions)  # [B, T, H]
 
 
 def build_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig) -> CharLM:

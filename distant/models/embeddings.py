@@ -79,7 +79,12 @@ class WordVocab:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> WordVocab:
         """Rebuild a vocabulary from :meth:`to_state`'s output."""
-        return cls(list(state["words"]), bool(state["lower"]), bool(state["digits_to_zero"]))
+        words = state["words"]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise TypeError("word vocabulary: expected a list of strings")
+        if not all(isinstance(state[k], bool) for k in ("lower", "digits_to_zero")):
+            raise TypeError("word vocabulary: expected true/false for lower and digits_to_zero")
+        return cls(words, state["lower"], state["digits_to_zero"])
 
 
 def load_word_vectors(path: str | os.PathLike, vocab: WordVocab, dim: int | None = None,

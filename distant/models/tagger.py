@@ -35,13 +35,15 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from distant.docs import UNKNOWN
-from distant.config import build
+from distant.checkpoints import checkpoint_errors, require_keys
+from distant.config import build, check_range
 from distant.errors import DistantError
 from distant.models.charlm import (CharBatch, CharExample, CharLM, CharLMConfig, CharVocab, Highway,
                                    build_charlm, collate_chars, compute_charlm_features)
 from distant.models.crf import CRF, bio_constraints
 from distant.models.embeddings import PAD_ID, WordEmbedding, WordVocab, load_word_vectors
 from distant.models.encoder import BiLSTMEncoder, PassThrough
+from distant.models.parallel import run_all
 from distant.models.transformer import (POOLINGS, SubwordBatch, SubwordExample, TransformerEncoder,
                                         collate_subwords, load_transformer)
 
@@ -94,8 +96,18 @@ class TaggerConfig:
                              "model directory")
         if self.pooling not in POOLINGS:
             raise ValueError(f"model.pooling is {self.pooling!r}; expected one of {', '.join(POOLINGS)}")
-        if self.window < 0 or self.hidden_size < 0:
-            raise ValueError("model.window and model.hidden_size must not be negative")
+        if self.encoder == "lstm":
+            check_range("model.hidden_size", self.hidden_size, low=1)  # 0 (no BiLSTM) is for a transformer
+        for key in ("word_dim", "window", "hidden_size", "char_proj_dim", "extra_dim", "highway_layers"):
+            check_range(f"model.{key}", getattr(self, key), low=0)
+        for key in ("min_word_count", "num_layers"):
+            check_range(f"model.{key}", getattr(self, key), low=1)
+        check_range("model.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_range("model.encoder_lr", self.encoder_lr, low=0.0, low_open=True)
+        check_range("model.lm_weight", self.lm_weight, low=0.0)
+        check_range("model.consistency_min_score", self.consistency_min_score, low=0.0, high=1.0)
+        if self.scheme not in ("IOB2", "IOBES"):
+            raise ValueError(f"model.scheme: expected IOB2 or IOBES, found {self.scheme!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain types."""
@@ -508,8 +520,8 @@ class Tagger(nn.Module):
         try:
             bias = self.tag_bias if tag_bias is None else tag_bias
             emissions = self.emissions(batch)  # [B, T, K]
-            paths = self.crf.viterbi(emissions, batch.mask, bias)
-            post = self.crf.marginals(emissions, batch.mask, bias)  # [B, T, K]
+            paths, post = run_all([lambda: self.crf.viterbi(emissions, batch.mask, bias),
+                                   lambda: self.crf.marginals(emissions, batch.mask, bias)])  # post: [B, T, K]
         finally:
             self.train(was_training)
         names = self.vocabs.tags
@@ -560,22 +572,30 @@ class Tagger(nn.Module):
         Raises:
             DistantError: the checkpoint is of another format version.
         """
+        require_keys(checkpoint, ("format_version", "config", "vocabs", "state_dict"), where)
         version = checkpoint.get("format_version")
         if version != FORMAT_VERSION:
             raise DistantError(f"{where}: format version {version!r}, expected {FORMAT_VERSION}")
-        config = TaggerConfig.from_dict(checkpoint["config"])
-        v = checkpoint["vocabs"]
-        vocabs = TaggerVocabs(WordVocab.from_state(v["words"]), list(v["tags"]))
-        charlm = None
-        if config.use_charlm:
-            charlm = CharLM(config.charlm, CharVocab.from_state(v["chars"]), WordVocab.from_state(v["lm_words"]))
-        transformer = None
-        if config.encoder == "transformer":
-            transformer = TransformerEncoder.from_files(v["transformer"], pooling=config.pooling,
-                                                        window=config.window, where=where)
-        model = cls(config, vocabs, charlm, transformer=transformer)
-        model.load_state_dict(checkpoint["state_dict"])
+        with checkpoint_errors(where, "a tagger checkpoint written by distant"):
+            config = TaggerConfig.from_dict(checkpoint["config"])
+            v = checkpoint["vocabs"]
+            vocabs = TaggerVocabs(WordVocab.from_state(v["words"]), _strings(v["tags"], "tags"))
+            charlm = None
+            if config.use_charlm:
+                charlm = CharLM(config.charlm, CharVocab.from_state(v["chars"]), WordVocab.from_state(v["lm_words"]))
+            transformer = None
+            if config.encoder == "transformer":
+                transformer = TransformerEncoder.from_files(v["transformer"], pooling=config.pooling,
+                                                            window=config.window, where=where)
+            model = cls(config, vocabs, charlm, transformer=transformer)
+            model.load_state_dict(checkpoint["state_dict"])
         return model
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise TypeError(f"{what}: expected a list of strings")
+    return list(value)
 
 
 def build_tagger(sentences: Sequence[Sequence[str]], tag_names: Sequence[str], config: TaggerConfig, *,
