@@ -1,18 +1,31 @@
-"""The ``distant`` command line: one thin command per pipeline stage, each calling one library function."""
+"""The ``distant`` command line: one thin command per pipeline stage, each calling one library function.
+
+Every error a user can cause ends the same way: one line on stderr, ``distant: error: ...``, and exit code 2.
+That holds for bad input (:class:`~distant.errors.DistantError`), unreadable or unwritable files, and usage
+errors (an unknown option, a bad value), which click would otherwise print as a box of several lines.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+try:  # typer vendors click from 0.2x on; its exceptions are not click's
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
+from distant import __version__
 from distant.errors import DistantError
 
 app = typer.Typer(
@@ -21,13 +34,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts show [model.charlm] and the like as written
 )
-labelers_app = typer.Typer(help="Inspect labelers.", no_args_is_help=True)
-debias_app = typer.Typer(help="Label-distribution shift correction.", no_args_is_help=True)
+labelers_app = typer.Typer(help="Inspect labelers.", no_args_is_help=True, rich_markup_mode=None)
+debias_app = typer.Typer(help="Label-distribution shift correction.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(labelers_app, name="labelers")
 app.add_typer(debias_app, name="debias")
 
 log = logging.getLogger("distant")
+SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (`distant ... | head`)
 
 
 class Fmt(str, Enum):
@@ -39,27 +54,67 @@ class Fmt(str, Enum):
     ck = "ck"
 
 
+class Unmatched(str, Enum):
+    O = "O"  # noqa: E741 (the tag's name)
+    unknown = "unknown"
+
+
 def _fmt(value: Fmt | None) -> str | None:
     return None if value is None else value.value
 
 
+def _scheme(value: str | None) -> str | None:
+    """Check a tag scheme option (IOB2, IOB1, IOBES, IO, or an alias such as BIO or BILOU)."""
+    if value is None:
+        return None
+    from distant.tags import TagError, scheme_name
+
+    try:
+        return scheme_name(value)
+    except TagError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _device(value: str | None) -> str | None:
+    """Check a device option's spelling (whether the machine has it is checked when the device is used)."""
+    if value is None:
+        return None
+    from distant.train import check_device_name
+
+    try:
+        check_device_name(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e).removeprefix("--device: ")) from None
+    return value
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="distant: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+
+
 def fail(message: str) -> None:
     """Print one error line on stderr and exit with code 2."""
-    typer.echo(f"distant: error: {message}", err=True)
+    typer.echo(f"distant: error: {' '.join(message.split())}", err=True)
     raise typer.Exit(2)
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn :class:`DistantError` (bad input) into one line on stderr and exit code 2."""
+def command(fn: Callable) -> Callable:
+    """Set up logging from the command's ``--verbose`` and turn bad input into one line and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if kwargs.get("verbose"):  # -v after the command; before it, the app callback has set it up
+            _configure_logging(True)
         try:
             return fn(*args, **kwargs)
         except DistantError as e:
             fail(str(e))
+        except BrokenPipeError:
+            raise
         except OSError as e:  # unreadable input, unwritable output
-            fail(f"{e.filename or ''}: {e.strerror or e}")
+            where = e.filename or ""
+            fail(f"{where}: {e.strerror or e}" if where else str(e.strerror or e))
         except KeyboardInterrupt:
             typer.echo("distant: interrupted", err=True)
             raise typer.Exit(130) from None
@@ -67,60 +122,119 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"distant {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="distant: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    _configure_logging(verbose)
+
+
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Refuse benign quirks of the input (a mention text that "
+                                         "differs from the text at its offsets, a repaired tag) instead of "
+                                         "reading them with a warning.")]
+SchemeHelp = "Tag scheme of CoNLL input: IOB2, IOB1, IOBES or IO (default: detected from the tags)."
+InSchemeOpt = Annotated[Optional[str], typer.Option("--scheme", callback=_scheme, help=SchemeHelp)]
+FromSchemeOpt = Annotated[Optional[str], typer.Option("--from-scheme", callback=_scheme, help=SchemeHelp)]
+ToSchemeOpt = Annotated[str, typer.Option("--to-scheme", "--scheme", callback=_scheme,
+                                          help="Tag scheme of CoNLL output: IOB2, IOB1, IOBES or IO.")]
+FromOpt = Annotated[Optional[Fmt], typer.Option("--from", help="Input format (default: detected; needed for - "
+                                                "(standard input)).")]
+ToOpt = Annotated[Optional[Fmt], typer.Option("--to", help="Output format (default: by extension; needed for - "
+                                              "(standard output)).")]
+DeviceOpt = Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")]
+
+
+# -- progress -----------------------------------------------------------------------------------------------
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """Draw a progress bar on stderr when it is a terminal (silent otherwise); yield ``advance(n)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=_stderr_console(), transient=True,
+                  disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def _read(path: Path, fmt: Fmt | None, *, layer: str, scheme: str | None, strict: bool) -> list:
+    """Read documents, with a spinner while a file is read."""
+    from distant.formats import read_documents
+
+    with progress_bar(f"reading {path}"):
+        return read_documents(path, _fmt(fmt), layer=layer, scheme=scheme, strict=strict)
 
 
 # -- formats and evaluation ---------------------------------------------------------------------------------
 @app.command()
-@user_errors
+@command
 def convert(
-    src: Annotated[Path, typer.Argument(help="Input file or folder.")],
-    dst: Annotated[Path, typer.Argument(help="Output file.")],
-    src_format: Annotated[Optional[Fmt], typer.Option("--from", help="Input format (default: by extension).")] = None,
-    dst_format: Annotated[Optional[Fmt], typer.Option("--to", help="Output format (default: by extension).")] = None,
+    src: Annotated[Path, typer.Argument(help="Input file or folder (- for standard input).")],
+    dst: Annotated[Path, typer.Argument(help="Output file or folder (- for standard output).")],
+    src_format: FromOpt = None,
+    dst_format: ToOpt = None,
     layer: Annotated[str, typer.Option(help="Span layer to read into and write from.")] = "gold",
-    scheme: Annotated[str, typer.Option(help="Tag scheme for CoNLL output: IOB2, IOB1, IOBES, IO.")] = "IOB2",
+    from_scheme: FromSchemeOpt = None,
+    to_scheme: ToSchemeOpt = "IOB2",
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Convert a corpus between formats (text, PubTator, CoNLL, JSONL, spaCy DocBin, AutoNER .ck)."""
-    from distant.formats import convert as run
+    from distant.formats import write_documents
 
-    n = run(src, dst, _fmt(src_format), _fmt(dst_format), layer=layer, scheme=scheme)
-    log.info("wrote %d documents to %s", n, dst)
+    docs = _read(src, src_format, layer=layer, scheme=from_scheme, strict=strict)
+    with progress_bar(f"writing {dst}"):
+        write_documents(docs, dst, _fmt(dst_format), layer=layer, scheme=to_scheme)
+    log.info("wrote %d documents to %s", len(docs), dst)
 
 
 @app.command()
-@user_errors
+@command
 def evaluate(
-    gold: Annotated[Path, typer.Argument(help="Gold file (PubTator, JSONL, CoNLL, ...).")],
+    gold: Annotated[Path, typer.Argument(help="Gold file (PubTator, JSONL, CoNLL, ...; - for standard input).")],
     pred: Annotated[Path, typer.Argument(help="Predictions on the same documents.")],
     gold_format: Annotated[Optional[Fmt], typer.Option("--gold-format", help="Gold format (default: detect).")] = None,
     pred_format: Annotated[Optional[Fmt], typer.Option("--pred-format", help="Prediction format (default: detect).")] = None,
     gold_layer: Annotated[str, typer.Option(help="Layer of gold spans in JSONL input.")] = "gold",
     pred_layer: Annotated[Optional[str], typer.Option(help="Layer of predicted spans in JSONL input "
                                                       "(default: pred, else pseudo, else gold).")] = None,
+    scheme: InSchemeOpt = None,
+    strict: StrictOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     errors: Annotated[Optional[Path], typer.Option(help="Write false positives and negatives (TSV) here.")] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Score predictions against gold: strict entity-level precision, recall and F1, micro and per type."""
     from distant.atomic import write_text
-    from distant.evaluate import evaluate as run, format_errors, format_table
-    from distant.formats import read_documents
+    from distant.evaluate import evaluate as run, format_errors, format_table, pick_layer
 
-    gold_docs = read_documents(gold, _fmt(gold_format), layer="gold")
-    pred_docs = read_documents(pred, _fmt(pred_format), layer="pred")
-    layer = pred_layer or next((name for name in ("pred", "pseudo", "gold")
-                                if any(name in d.layers for d in pred_docs)), "pred")
-    result = run(gold_docs, pred_docs, gold_layer=gold_layer, pred_layer=layer, gold_name=str(gold),
-                 pred_name=str(pred))
+    if gold == pred == Path("-"):
+        raise DistantError("gold and predictions cannot both come from standard input")
+    gold_docs = _read(gold, gold_format, layer="gold", scheme=scheme, strict=strict)
+    pred_docs = _read(pred, pred_format, layer="pred", scheme=scheme, strict=strict)
+    layer = pick_layer(pred_docs, pred_layer, ("pred", "pseudo", "gold"), str(pred))
+    pick_layer(gold_docs, gold_layer, (), str(gold))
+    with progress_bar("scoring", total=len(gold_docs)) as advance:
+        result = run(gold_docs, pred_docs, gold_layer=gold_layer, pred_layer=layer, gold_name=str(gold),
+                     pred_name=str(pred), progress=advance)
     if errors is not None:
         write_text(errors, format_errors(result))
-    if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
-    else:
-        typer.echo(format_table(result))
+    typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else format_table(result))
 
 
 # -- labeling -----------------------------------------------------------------------------------------------
@@ -128,7 +242,7 @@ def _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatc
     from distant.labelers.pipeline import labelers_from_args
 
     return labelers_from_args(dicts or [], unknown or [], stopwords, patterns or [], config,
-                              abbreviations=abbreviations, unmatched=unmatched)
+                              abbreviations=abbreviations, unmatched=unmatched.value)
 
 
 DictOpt = Annotated[Optional[list[Path]], typer.Option("--dict", help="Typed dictionary Type<TAB>surface[<TAB>kb_id] (repeatable).")]
@@ -137,63 +251,68 @@ StopOpt = Annotated[Optional[Path], typer.Option("--stopwords", help="Single-tok
 PatternOpt = Annotated[Optional[list[Path]], typer.Option("--patterns", help="Regex table (TSV: label, name, ignore_case, regex) (repeatable).")]
 LabelConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Labelers and aggregation in TOML, instead of the flags.")]
 AbbrOpt = Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help="Label short forms defined in the text.")]
-UnmatchedOpt = Annotated[str, typer.Option("--unmatched", help="Tokens no labeler covers: O or unknown.")]
+UnmatchedOpt = Annotated[Unmatched, typer.Option("--unmatched", help="Tokens no labeler covers: O or unknown.")]
 
 
 @app.command()
-@user_errors
+@command
 def label(
-    inputs: Annotated[list[Path], typer.Argument(help="Input files (any supported format).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file: .jsonl, .conll, .pubtator, .spacy.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Input files (any supported format; - for standard input).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file: .jsonl, .conll, .pubtator, .spacy "
+                                         "(- for standard output, with --to).")],
     dicts: DictOpt = None, unknown: UnknownOpt = None, stopwords: StopOpt = None, patterns: PatternOpt = None,
-    config: LabelConfigOpt = None, abbreviations: AbbrOpt = True, unmatched: UnmatchedOpt = "O",
-    src_format: Annotated[Optional[Fmt], typer.Option("--from", help="Input format (default: detect).")] = None,
-    dst_format: Annotated[Optional[Fmt], typer.Option("--to", help="Output format (default: by extension).")] = None,
-    workers: Annotated[int, typer.Option(help="Processes to label with.")] = 1,
+    config: LabelConfigOpt = None, abbreviations: AbbrOpt = True, unmatched: UnmatchedOpt = Unmatched.O,
+    src_format: FromOpt = None,
+    dst_format: ToOpt = None,
+    from_scheme: FromSchemeOpt = None,
+    to_scheme: ToSchemeOpt = "IOB2",
+    workers: Annotated[int, typer.Option(min=1, help="Processes to label with.")] = 1,
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Mark raw text with pseudo-labels from dictionaries and patterns (the 'pseudo' layer)."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from distant.formats import read_documents, write_documents
+    from distant.formats import write_documents
     from distant.labelers.pipeline import label_documents, summary_table
 
     labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
-    docs = [doc for path in inputs for doc in read_documents(path, _fmt(src_format), layer="gold")]
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("labeling", total=len(docs))
-        stats = label_documents(docs, labelers, aggregator, workers=workers,
-                                progress=lambda n: bar.advance(task, n))
-    write_documents(docs, output, _fmt(dst_format), layer="pseudo")
-    console.print(summary_table(stats), highlight=False)
+    docs = [doc for path in inputs for doc in _read(path, src_format, layer="gold", scheme=from_scheme,
+                                                    strict=strict)]
+    with progress_bar("labeling", total=len(docs)) as advance:
+        stats = label_documents(docs, labelers, aggregator, workers=workers, progress=advance)
+    write_documents(docs, output, _fmt(dst_format), layer="pseudo", scheme=to_scheme)
+    _stderr_console().print(summary_table(stats), highlight=False)
 
 
 @labelers_app.command("report")
-@user_errors
+@command
 def labelers_report(
     gold: Annotated[Path, typer.Argument(help="Gold documents (PubTator, JSONL, CoNLL, ...).")],
     dicts: DictOpt = None, unknown: UnknownOpt = None, stopwords: StopOpt = None, patterns: PatternOpt = None,
-    config: LabelConfigOpt = None, abbreviations: AbbrOpt = True, unmatched: UnmatchedOpt = "O",
+    config: LabelConfigOpt = None, abbreviations: AbbrOpt = True, unmatched: UnmatchedOpt = Unmatched.O,
+    src_format: FromOpt = None,
+    scheme: InSchemeOpt = None,
+    strict: StrictOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Label the gold documents' text and report coverage, overlaps, conflicts and P/R/F1 per labeler."""
-    from distant.formats import read_documents
     from distant.labelers.pipeline import label_documents
     from distant.labelers.report import format_report, labelers_report as run
 
     labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
-    docs = read_documents(gold, layer="gold")
-    label_documents(docs, labelers, aggregator)
+    docs = _read(gold, src_format, layer="gold", scheme=scheme, strict=strict)
+    with progress_bar("labeling", total=len(docs)) as advance:
+        label_documents(docs, labelers, aggregator, progress=advance)
     report = run(docs, [lab.name for lab in labelers])
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
 @debias_app.command("report")
-@user_errors
+@command
 def debias_report(
     run_dir: Annotated[Path, typer.Argument(help="A training run folder (its debias.json).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Show the pseudo-label vs estimated target tag distributions and the corrections a run applied."""
     from distant.debias.report import format_report, load_report
@@ -204,17 +323,17 @@ def debias_report(
 
 # -- training and prediction --------------------------------------------------------------------------------
 def _progress_printer(console):
-    """Return a callback that draws training events with a rich progress bar."""
+    """Return a callback that prints training events, with a progress bar when stderr is a terminal."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                   TimeElapsedColumn(), console=console, transient=True)
+                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     state = {"task": None, "epoch": None}
 
     def callback(event: dict) -> None:
         kind = event.get("event")
         if kind == "stage":
-            console.print(f"[bold]{event['message']}[/bold]")
+            console.print(event["message"], style="bold", markup=False, highlight=False)
         elif kind == "step":
             if state["epoch"] != event["epoch"]:
                 if state["task"] is not None:
@@ -229,10 +348,10 @@ def _progress_printer(console):
             dev = event["dev"]
             console.print(f"epoch {event['epoch']:>3}  loss {event['loss']:.4f}  dev P {dev['precision']:.4f} "
                           f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}  {event['words_per_s']:,.0f} words/s  "
-                          f"{event['seconds']:.0f}s")
+                          f"{event['seconds']:.0f}s", markup=False, highlight=False)
         elif kind == "lm_step" and event["step"] % 50 == 0:
             console.print(f"  char LM epoch {event['epoch']} step {event['step']}  loss {event['loss']:.3f}  "
-                          f"{event['chars_per_s']:,.0f} chars/s")
+                          f"{event['chars_per_s']:,.0f} chars/s", markup=False, highlight=False)
         elif kind == "done" and state["task"] is not None:
             bar.stop()
 
@@ -240,26 +359,25 @@ def _progress_printer(console):
 
 
 @app.command()
-@user_errors
+@command
 def train(
     config: Annotated[Path, typer.Argument(help="Run config (TOML), e.g. configs/bc5cdr.toml.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Run folder to write (or to resume).")],
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: train.epochs=3.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in the output folder.")] = False,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: the config's).")] = None,
-    workers: Annotated[int, typer.Option(help="Processes for labeling.")] = 1,
+    device: Annotated[Optional[str], typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N "
+                                                  "(default: the config's).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for labeling.")] = 1,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Pseudo-label the configured text, train the tagger, and evaluate it on the configured gold test set."""
-    from rich.console import Console
-
     from distant.train import load_config, run_training
 
     run_config = config
     if resume and (output / "config.toml").is_file() and not config.is_file():
         run_config = output / "config.toml"
     cfg = load_config(run_config, overrides or [])
-    console = Console(stderr=True)
-    callback = _progress_printer(console)
+    callback = _progress_printer(_stderr_console())
     try:
         report = run_training(cfg, output, config_path=run_config, resume=resume, device=device, workers=workers,
                               progress=callback)
@@ -273,54 +391,84 @@ def train(
 
 
 @app.command()
-@user_errors
+@command
 def predict(
     model: Annotated[Path, typer.Argument(help="A run folder (its model.pt) or a checkpoint file.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Raw text or any supported format.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (format by extension).")],
-    src_format: Annotated[Optional[Fmt], typer.Option("--from", help="Input format (default: detect).")] = None,
-    dst_format: Annotated[Optional[Fmt], typer.Option("--to", help="Output format (default: by extension).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Sentences per batch.")] = 128,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    inputs: Annotated[list[Path], typer.Argument(help="Raw text or any supported format (- for standard input).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (format by extension; - for "
+                                         "standard output, with --to).")],
+    src_format: FromOpt = None,
+    dst_format: ToOpt = None,
+    from_scheme: FromSchemeOpt = None,
+    to_scheme: ToSchemeOpt = "IOB2",
+    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.")] = 128,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int, typer.Option(min=0, help="0: one torch thread and parallel branches; N: N torch "
+                                         "threads.")] = 0,
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Tag documents with a trained model: spans with character offsets and confidences."""
-    from distant.formats import read_documents, write_documents
+    from distant.formats import write_documents
+    from distant.models import parallel
     from distant.predict import load_model, predict_documents
     from distant.train import resolve_device
 
     dev = resolve_device(device)
+    parallel.configure(threads, dev)
     tagger = load_model(model, dev)
-    docs = [doc for path in inputs for doc in read_documents(path, _fmt(src_format), layer="gold")]
-    stats = predict_documents(tagger, docs, batch_size=batch_size, device=dev)
-    write_documents(docs, output, _fmt(dst_format), layer="pred")
+    docs = [doc for path in inputs for doc in _read(path, src_format, layer="gold", scheme=from_scheme,
+                                                    strict=strict)]
+    with progress_bar("tagging", total=len(docs)) as advance:
+        stats = predict_documents(tagger, docs, batch_size=batch_size, device=dev, progress=advance)
+    write_documents(docs, output, _fmt(dst_format), layer="pred", scheme=to_scheme)
     log.info("tagged %d documents, %d sentences (%.0f sentences/s), %d spans", stats["documents"],
              stats["sentences"], stats["sentences_per_s"], stats["spans"])
 
 
 @app.command("pretrain-lm")
-@user_errors
+@command
 def pretrain_lm(
     config: Annotated[Path, typer.Argument(help="Run config (TOML): its [model.charlm], [train] and [data] text.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for charlm.pt (give it to train.charlm).")],
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key.")] = None,
     text: Annotated[Optional[list[Path]], typer.Option(help="Raw text to pre-train on (default: data.train + data.extra_text).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the text (default: train.pretrain_epochs or 1).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Passes over the text (default: train.pretrain_epochs or 1).")] = None,
+    device: DeviceOpt = "auto",
+    verbose: VerboseOpt = False,
 ) -> None:
     """Pre-train the character language model on unlabeled text, once, for reuse by training runs."""
-    from rich.console import Console
-
     from distant.corpus import chunk_words, chunks, read_corpus
+    from distant.models import parallel
     from distant.train import CHARLM_FILE, load_config, pretrain_lm as run, resolve_device
 
     cfg = load_config(config, overrides or [])
     cfg.train.pretrain_epochs = epochs or cfg.train.pretrain_epochs or 1
+    dev = resolve_device(device)
+    parallel.configure(cfg.train.threads, dev)
     docs = read_corpus(text or [*cfg.data.train, *cfg.data.extra_text])
     sentences = chunk_words(docs, chunks(docs, cfg.data.max_tokens))
-    run(sentences, cfg, output / CHARLM_FILE, resolve_device(device), _progress_printer(Console(stderr=True)))
+    run(sentences, cfg, output / CHARLM_FILE, dev, _progress_printer(_stderr_console()))
     typer.echo(str(output / CHARLM_FILE))
 
 
-def main() -> None:
-    """Run the app (usage errors exit with code 2; bad input with one line on stderr and code 2)."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the app: usage errors and bad input print one line on stderr and exit with code 2."""
+    try:
+        code = app(args=argv, prog_name="distant", standalone_mode=False)
+    except NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help())
+        code = 2
+    except UsageError as e:
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        typer.echo(f"distant: error: {' '.join(e.format_message().split())}{where}", err=True)
+        code = 2
+    except typer.Abort:
+        typer.echo("distant: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        # The reader went away (`distant ... | head`): stop quietly, as Unix tools do.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = SIGPIPE_EXIT
+    sys.exit(code if isinstance(code, int) else 0)

@@ -9,7 +9,7 @@ result. Documents are paired by id, and a pair whose texts differ is an error, n
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from distant.docs import O, UNKNOWN, Document, Span
@@ -122,9 +122,26 @@ def pair_documents(gold: Sequence[Document], pred: Sequence[Document], gold_name
     return pairs
 
 
+def pick_layer(docs: Sequence[Document], requested: str | None, fallbacks: Sequence[str] = (),
+               name: str = "documents") -> str:
+    """Return the span layer to score: ``requested`` if some document has it, else the first of ``fallbacks``.
+
+    Raises:
+        DistantError: no document has the layer (a typo would otherwise score 0.0 without a word), naming the
+            layers that are there.
+    """
+    found = sorted({layer for doc in docs for layer in doc.layers})
+    for layer in [requested] if requested is not None else fallbacks:
+        if layer in found:
+            return layer
+    wanted = repr(requested) if requested is not None else " or ".join(map(repr, fallbacks))
+    there = f"the layers found are {', '.join(found)}" if found else "the documents hold no span layer at all"
+    raise DistantError(f"no document has the span layer {wanted}; {there}", name)
+
+
 def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: str = "gold",
              pred_layer: str = "pred", context: int = 40, gold_name: str = "gold",
-             pred_name: str = "prediction") -> Evaluation:
+             pred_name: str = "prediction", progress: Callable[[int], None] | None = None) -> Evaluation:
     """Score ``pred_layer`` of ``pred`` against ``gold_layer`` of ``gold`` with strict span matching.
 
     Args:
@@ -135,6 +152,7 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: 
         context: Characters of context either side in the error listing.
         gold_name: Name of the gold source for error messages (a file path).
         pred_name: Name of the prediction source for error messages.
+        progress: Called with 1 after each document pair (to advance a progress bar).
     """
     micro = Scores()
     per_type: dict[str, Scores] = {}
@@ -155,6 +173,8 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: 
                 scores.fn += 1
                 micro.fn += 1
         errors.extend(_errors(g, gold_keys, pred_keys, context))
+        if progress is not None:
+            progress(1)
     return Evaluation(micro, per_type, len(pairs), errors)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,20 +122,34 @@ def _override(docs: Sequence[Document], labeler: Labeler, layer: str) -> None:
         del doc.layers[labeler.name]
 
 
+DOCS_PER_PART = 1000  # documents encoded and decoded together (bounds the cached features' memory)
+
+
 def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int = 128,
                       device: torch.device | str = "cpu", max_tokens: int = 100, layer: str = PRED,
-                      tag_bias: torch.Tensor | None = None) -> dict[str, float]:
-    """Tag ``docs`` in place (spans in ``layer``); return throughput figures."""
+                      tag_bias: torch.Tensor | None = None,
+                      progress: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Tag ``docs`` in place (spans in ``layer``); return throughput figures.
+
+    Documents are tagged in parts of :data:`DOCS_PER_PART`, always the same way, so a document's spans do not
+    depend on how many documents come with it beyond its part; ``progress`` is called with each part's size.
+    """
     model.to(device)
     model.eval()
     start = time.perf_counter()
-    encoded = encode_documents(model, docs, max_tokens=max_tokens, device=device, batch_size=batch_size)
-    tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
-    spans = store_predictions(encoded, tags, conf, layer, rules=model.config)
+    sentences = words = spans = 0
+    for first in range(0, len(docs), DOCS_PER_PART):
+        part = docs[first:first + DOCS_PER_PART]
+        encoded = encode_documents(model, part, max_tokens=max_tokens, device=device, batch_size=batch_size)
+        tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
+        spans += store_predictions(encoded, tags, conf, layer, rules=model.config)
+        sentences += len(encoded.chunks)
+        words += encoded.num_words
+        if progress is not None:
+            progress(len(part))
     seconds = time.perf_counter() - start
-    return {"documents": len(docs), "sentences": len(encoded.chunks), "words": encoded.num_words,
-            "spans": spans, "seconds": seconds, "sentences_per_s": len(encoded.chunks) / max(seconds, 1e-9),
-            "words_per_s": encoded.num_words / max(seconds, 1e-9)}
+    return {"documents": len(docs), "sentences": sentences, "words": words, "spans": spans, "seconds": seconds,
+            "sentences_per_s": sentences / max(seconds, 1e-9), "words_per_s": words / max(seconds, 1e-9)}
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> Tagger:
