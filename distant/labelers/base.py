@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -47,6 +48,8 @@ class Labeler:
     Attributes:
         name: The layer this labeler writes and the ``source`` of its spans.
         misaligned: Spans rejected so far because they were not on token boundaries (or outside the text).
+        timeouts: Work stopped by a time budget and skipped, by what was stopped: documents (a pattern
+            labeler counts each regex that ran past ``regex_timeout``, as ``"name (file:line)"``).
     """
 
     type_name: ClassVar[str] = ""  # the registry name ("dictionary", "pattern", ...)
@@ -55,6 +58,7 @@ class Labeler:
     def __init__(self, name: str) -> None:
         self.name = name
         self.misaligned = 0
+        self.timeouts: Counter[str] = Counter()
 
     def find_spans(self, doc: Document) -> Iterable[Span]:
         """Yield the spans this labeler finds in the tokenized ``doc``."""

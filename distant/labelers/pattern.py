@@ -10,6 +10,13 @@ A regex anchored at both ends (``^...$``) is matched against each token; any oth
 text. A match is snapped to token boundaries: ``snap = "expand"`` widens it to the tokens it touches,
 ``snap = "drop"`` skips it (counted and logged once per document).
 
+Regexes are compiled with the ``regex`` module (its ``V0`` mode, which reads them as ``re`` does) because it
+can stop a match: each regex gets ``regex_timeout`` seconds per document (over the whole text, or over all
+the tokens of a per-token regex). One that runs past it (``(a|aa)+$`` on ``aaaa...!`` takes exponential
+time) is skipped on that document, with none of its matches there, counted in ``labeler.timeouts`` and
+reported with a warning the first time for each regex. A regex that repeats a group that can end in an
+unbounded repeat (``(a+)+``, ``([a-z]+ ?)*``), the usual cause, is reported when the table is read.
+
 Affix rules label single tokens by their ending (``-mycin``, ``-azole``) or beginning; exclusion term
 lists (one term a line) label their matches ``O``.
 """
@@ -17,10 +24,13 @@ lists (one term a line) label their matches ``O``.
 from __future__ import annotations
 
 import logging
-import re
+import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import regex
 
 from distant.docs import O, Document, Span
 from distant.errors import DistantError
@@ -41,9 +51,65 @@ class Pattern:
 
     label: str
     name: str
-    regex: re.Pattern
+    regex: regex.Pattern
     per_token: bool
     where: str  # file:line, for messages
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.where})"
+
+
+def nested_quantifier(source: str) -> bool:
+    """Return whether the regex ``source`` repeats a group that can end in an unbounded repeat: ``(a+)+``.
+
+    Such a group can split one run of text between its iterations in exponentially many ways, which a near
+    miss (``aaaa...!``) tries one by one. A group whose iterations end with something required
+    (``([a-z]+ )*``, ``(x+y)+``) cannot, and is not reported. A scan of the regex's text, not a proof:
+    ``(a|aa)+`` is as slow and is not found.
+    """
+    groups = [[False, False]]  # per open group: [its branch so far ends in an unbounded repeat, an earlier one did]
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        i += 1
+        if c == "(":
+            groups.append([False, False])
+            continue
+        if c == "|":
+            groups[-1] = [False, groups[-1][0] or groups[-1][1]]
+            continue
+        if c == "\\":
+            i += 1
+        elif c == "[":  # a class: skip to its end (a ']' first, or after '^', is a member)
+            i += i < n and source[i] == "^"
+            i += i < n and source[i] == "]"
+            while i < n and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+            i += 1
+        ends = c == ")" and len(groups) > 1 and any(groups.pop())  # a group that can end in an unbounded repeat
+        q = _QUANTIFIER.match(source, i)
+        low, high = (1, 1) if q is None else _bounds(q)
+        i = i if q is None else q.end()
+        if high is None:
+            if ends:
+                return True
+            groups[-1][0] = True
+        elif low > 0:
+            groups[-1][0] = ends
+        else:  # an optional item keeps what the branch ended in, or ends it in a repeat
+            groups[-1][0] = groups[-1][0] or ends
+    return False
+
+
+_QUANTIFIER = regex.compile(r"(?:([+*?])|\{(\d*)(,?)(\d*)\})[?+]?")
+
+
+def _bounds(q: regex.Match) -> tuple[int, int | None]:
+    """Return the least and most repeats of a quantifier (``None``: unbounded)."""
+    if q.group(1):
+        return {"+": (1, None), "*": (0, None), "?": (0, 1)}[q.group(1)]
+    low = int(q.group(2) or 0)
+    return (low, low) if not q.group(3) else (low, int(q.group(4)) if q.group(4) else None)
 
 
 def read_pattern_table(path: str | Path, labels: dict[str, str] | None = None,
@@ -89,12 +155,12 @@ def read_pattern_table(path: str | Path, labels: dict[str, str] | None = None,
         if not source:
             raise DistantError("expected a regex, found an empty column", path, number)
         try:
-            regex = re.compile(source, re.IGNORECASE if flag in _TRUE else 0)
-        except re.error as e:
+            compiled = regex.compile(source, regex.V0 | (regex.IGNORECASE if flag in _TRUE else 0))
+        except regex.error as e:
             raise DistantError(f"invalid regex {source!r}: {e}", path, number) from None
         name = fields[col["name"]].strip() if "name" in col and col["name"] < len(fields) else ""
         per_token = source.startswith("^") and source.endswith("$") and not source.endswith("\\$")
-        patterns.append(Pattern(label, name or f"line{number}", regex, per_token, f"{path}:{number}"))
+        patterns.append(Pattern(label, name or f"line{number}", compiled, per_token, f"{path}:{number}"))
     return patterns
 
 
@@ -107,6 +173,8 @@ class PatternOptions:
         labels: Map table labels to types (``{1 = "Chemical"}``).
         exclude_labels: Table labels that mark exclusions (emitted as ``O`` spans).
         snap: ``expand`` a match to the tokens it touches, or ``drop`` it (counted).
+        regex_timeout: Seconds each regex may take on one document (over the text, or over all its tokens);
+            one that runs past it is skipped on that document, counted and reported.
         suffixes: Type -> token endings (``{Chemical = ["mycin", "azole"]}``).
         prefixes: Type -> token beginnings.
         min_affix_length: Shortest token an affix rule labels.
@@ -118,6 +186,7 @@ class PatternOptions:
     labels: dict[str, str] = field(default_factory=dict)
     exclude_labels: list[str] = field(default_factory=lambda: ["0", "O", "EXCLUDE"])
     snap: str = "expand"
+    regex_timeout: float = 1.0
     suffixes: dict[str, list[str]] = field(default_factory=dict)
     prefixes: dict[str, list[str]] = field(default_factory=dict)
     min_affix_length: int = 6
@@ -127,6 +196,8 @@ class PatternOptions:
     def __post_init__(self) -> None:
         if self.snap not in SNAP_RULES:
             raise ValueError(f"snap: expected one of {', '.join(SNAP_RULES)}, found {self.snap!r}")
+        if not (self.regex_timeout > 0 and math.isfinite(self.regex_timeout)):
+            raise ValueError(f"regex_timeout: expected a number of seconds above 0, found {self.regex_timeout!r}")
         for key, value in self.labels.items():
             if not isinstance(value, str) or not is_type_name(value):
                 raise ValueError(f"labels.{key}: expected a type name, found {value!r}")
@@ -137,7 +208,12 @@ class PatternOptions:
 
 
 class PatternLabeler(Labeler):
-    """Label regex matches, affix matches and exclusion terms."""
+    """Label regex matches, affix matches and exclusion terms.
+
+    Attributes:
+        dropped: Regex matches skipped because ``snap = "drop"`` and they were not on token boundaries.
+        timeouts: Regexes stopped by ``regex_timeout`` (``"name (file:line)"``): documents they were skipped on.
+    """
 
     type_name = "pattern"
     Options = PatternOptions
@@ -157,25 +233,35 @@ class PatternLabeler(Labeler):
             self.terms.add_surfaces(terms, [O] * len(terms))
             self.terms.build()
         self.dropped = 0
+        nested = [f"{p} {p.regex.pattern!r}" for p in self.patterns if nested_quantifier(p.regex.pattern)]
+        if nested:
+            logger.warning("labeler %s: %d regex(es) repeat a group that can end in an unbounded repeat, which can "
+                           "take exponential time (each is stopped after regex_timeout = %g s a document): %s%s",
+                           name, len(nested), options.regex_timeout, ", ".join(nested[:5]),
+                           ", ..." if len(nested) > 5 else "")
 
     def _regex_spans(self, doc: Document) -> Iterator[tuple[int, int, str]]:
-        text = doc.text
-        words = None
+        budget = self.options.regex_timeout
+        words = doc.words() if any(p.per_token for p in self.patterns) else []
         for pattern in self.patterns:
-            if pattern.per_token:
-                words = words or doc.words()
-                for (s, e), w in zip(doc.tokens, words):
-                    if pattern.regex.search(w):
-                        yield s, e, pattern.label
+            try:
+                if pattern.per_token:
+                    found = _token_matches(pattern, doc.tokens, words, budget)
+                else:
+                    found = _text_matches(pattern, doc.text, budget)
+            except TimeoutError:
+                self._stopped(pattern, doc)
                 continue
-            for m in pattern.regex.finditer(text):
-                s, e = m.span()
-                while s < e and text[s].isspace():
-                    s += 1
-                while e > s and text[e - 1].isspace():
-                    e -= 1
-                if s < e:
-                    yield s, e, pattern.label
+            yield from found
+
+    def _stopped(self, pattern: Pattern, doc: Document) -> None:
+        key = str(pattern)
+        self.timeouts[key] += 1
+        if self.timeouts[key] == 1:
+            logger.warning("labeler %s: regex %s ran past regex_timeout = %g s on document %s and is skipped there "
+                           "(%d regex stop(s) in this labeler so far; later stops of this regex are counted in "
+                           "the labeling summary, without a warning)", self.name, key, self.options.regex_timeout,
+                           doc.id, sum(self.timeouts.values()))
 
     def find_spans(self, doc: Document) -> Iterator[Span]:
         tokens = doc.tokens
@@ -209,3 +295,32 @@ class PatternLabeler(Labeler):
             for i, j, _ in self.terms.match(doc.words()):
                 if (tokens[i][0], tokens[j - 1][1], O) not in seen:
                     yield Span(tokens[i][0], tokens[j - 1][1], O, self.name)
+
+
+def _text_matches(pattern: Pattern, text: str, budget: float) -> list[tuple[int, int, str]]:
+    """Return the matches of ``pattern`` over ``text``, whitespace trimmed; TimeoutError after ``budget`` s."""
+    out = []
+    for m in pattern.regex.finditer(text, timeout=budget):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e, pattern.label))
+    return out
+
+
+def _token_matches(pattern: Pattern, tokens: list[tuple[int, int]], words: list[str],
+                   budget: float) -> list[tuple[int, int, str]]:
+    """Return the tokens ``pattern`` matches; TimeoutError once all of them took ``budget`` s."""
+    deadline = time.perf_counter() + budget
+    search = pattern.regex.search
+    out = []
+    for (s, e), w in zip(tokens, words):
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError
+        if search(w, timeout=left):
+            out.append((s, e, pattern.label))
+    return out

@@ -55,6 +55,8 @@ class LabelStats:
         spans_per_type: Spans of the aggregated layer by label (types, ``A|B``, ``O``, ``-``).
         spans_per_labeler: Spans each labeler's layer holds.
         misaligned: Spans each labeler produced off token boundaries (skipped and logged).
+        timeouts: Work each labeler stopped by a time budget and skipped (a pattern labeler: regex-document
+            pairs; which regexes is in ``labeler.timeouts``).
         seconds: Wall time.
     """
 
@@ -63,6 +65,7 @@ class LabelStats:
     spans_per_type: Counter = field(default_factory=Counter)
     spans_per_labeler: Counter = field(default_factory=Counter)
     misaligned: Counter = field(default_factory=Counter)
+    timeouts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
@@ -72,7 +75,8 @@ class LabelStats:
     def as_dict(self) -> dict[str, Any]:
         return {"documents": self.documents, "tokens": self.tokens, "seconds": self.seconds,
                 "tokens_per_second": self.tokens_per_second, "spans_per_type": dict(self.spans_per_type),
-                "spans_per_labeler": dict(self.spans_per_labeler), "misaligned": dict(self.misaligned)}
+                "spans_per_labeler": dict(self.spans_per_labeler), "misaligned": dict(self.misaligned),
+                "timeouts": dict(self.timeouts)}
 
 
 def summary_table(stats: LabelStats) -> str:
@@ -83,10 +87,10 @@ def summary_table(stats: LabelStats) -> str:
         f"{'seconds':<24}{stats.seconds:>12.2f}",
         f"{'tokens/s':<24}{stats.tokens_per_second:>12,.0f}",
         "",
-        f"{'labeler':<24}{'spans':>12}{'misaligned':>12}",
+        f"{'labeler':<24}{'spans':>12}{'misaligned':>12}{'timeouts':>12}",
     ]
     for name, count in stats.spans_per_labeler.items():
-        lines.append(f"{name:<24}{count:>12,}{stats.misaligned.get(name, 0):>12,}")
+        lines.append(f"{name:<24}{count:>12,}{stats.misaligned.get(name, 0):>12,}{stats.timeouts.get(name, 0):>12,}")
     lines += ["", f"{'pseudo label':<24}{'spans':>12}"]
     for label, count in sorted(stats.spans_per_type.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"{label:<24}{count:>12,}")
@@ -109,15 +113,25 @@ def _label(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Ag
         aggregator(doc)
 
 
-def _label_chunk(items: list[tuple]) -> tuple[list[tuple], dict[str, int]]:
-    """Label a chunk in a worker; return each document's tokens and new layers as plain tuples.
+def _counts(labelers: Sequence[Labeler]) -> dict[str, tuple[int, Counter]]:
+    """Return what each labeler has counted so far: spans off token boundaries, work stopped by a time budget."""
+    return {lab.name: (lab.misaligned, lab.timeouts.copy()) for lab in labelers}
+
+
+def _since(labelers: Sequence[Labeler], before: dict[str, tuple[int, Counter]]) -> dict[str, tuple[int, Counter]]:
+    """Return what each labeler counted since ``before``."""
+    return {lab.name: (lab.misaligned - before[lab.name][0], lab.timeouts - before[lab.name][1]) for lab in labelers}
+
+
+def _label_chunk(items: list[tuple]) -> tuple[list[tuple], dict[str, tuple[int, Counter]]]:
+    """Label a chunk in a worker; return each document's tokens and new layers as plain tuples, and the counts.
 
     Plain tuples and flat offset arrays pickle several times faster than documents and spans.
     """
     assert _WORKER is not None, "worker not initialised"
     labelers, aggregator = _WORKER
     docs = [Document(i, text, tokens, sentences, {}, meta) for i, text, tokens, sentences, meta in items]
-    before = {lab.name: lab.misaligned for lab in labelers}
+    before = _counts(labelers)
     _label(docs, labelers, aggregator)
     names = [lab.name for lab in labelers] + [aggregator.output]
     results = []
@@ -126,13 +140,16 @@ def _label_chunk(items: list[tuple]) -> tuple[list[tuple], dict[str, int]]:
         sentences = None if item[2] is not None else doc.sentences
         layers = {n: [(s.start, s.end, s.label, s.source, s.kb_id, s.score) for s in doc.layers[n]] for n in names}
         results.append((flat, sentences, layers))
-    return results, {lab.name: lab.misaligned - before[lab.name] for lab in labelers}
+    return results, _since(labelers, before)
 
 
 def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Aggregator, *,
                     workers: int = 1, progress: Callable[[int], None] | None = None,
                     chunk_size: int = 64) -> LabelStats:
     """Label ``docs`` in place with each labeler, then aggregate; return what was done.
+
+    The labelers' counts (``misaligned``, ``timeouts``) grow by what they counted here, also when the
+    work is done in other processes (each of which warns once about each regex it stops).
 
     Args:
         docs: Documents (tokenized here when they are not yet).
@@ -147,27 +164,36 @@ def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggre
     stats = LabelStats()
     chunks = [docs[k:k + chunk_size] for k in range(0, len(docs), chunk_size)]
     if workers <= 1 or len(chunks) <= 1:
-        before = {lab.name: lab.misaligned for lab in labelers}
+        before = _counts(labelers)
         for chunk in chunks:
             _label(chunk, labelers, aggregator)
             if progress:
                 progress(len(chunk))
-        stats.misaligned.update({lab.name: lab.misaligned - before[lab.name] for lab in labelers})
+        counted = [_since(labelers, before)]
     else:
+        counted = []
         # fork shares the built labelers (automata included) with the workers without pickling them
         methods = mp.get_all_start_methods()
         ctx = mp.get_context("fork" if "fork" in methods else methods[0])
         with ctx.Pool(workers, initializer=_init_worker, initargs=(labelers, aggregator)) as pool:
             items = ([(d.id, d.text, d.tokens, d.sentences, d.meta) for d in c] for c in chunks)
-            for chunk, (results, misaligned) in zip(chunks, pool.imap(_label_chunk, items)):
+            for chunk, (results, counts) in zip(chunks, pool.imap(_label_chunk, items)):
                 for doc, (flat, sentences, layers) in zip(chunk, results):
                     if flat is not None:
                         doc.set_tokens(list(zip(flat[::2], flat[1::2])), sentences)
                     for name, spans in layers.items():
                         doc.layers[name] = [Span(*t) for t in spans]
-                stats.misaligned.update(misaligned)
+                counted.append(counts)
                 if progress:
                     progress(len(chunk))
+        for lab in labelers:  # the workers' labelers counted, not these
+            for counts in counted:
+                lab.misaligned += counts[lab.name][0]
+                lab.timeouts.update(counts[lab.name][1])
+    for counts in counted:
+        for name, (misaligned, timeouts) in counts.items():
+            stats.misaligned[name] += misaligned
+            stats.timeouts[name] += sum(timeouts.values())
     for doc in docs:
         stats.documents += 1
         stats.tokens += len(doc.tokens or ())
@@ -175,6 +201,7 @@ def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggre
             stats.spans_per_labeler[lab.name] += len(doc.spans(lab.name))
         stats.spans_per_type.update(s.label for s in doc.spans(aggregator.output))
     stats.misaligned = Counter({k: v for k, v in stats.misaligned.items() if v})
+    stats.timeouts = Counter({k: v for k, v in stats.timeouts.items() if v})
     stats.seconds = time.perf_counter() - start
     return stats
 

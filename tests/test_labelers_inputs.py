@@ -1,0 +1,108 @@
+"""Labelers on doubtful input: regexes that would run for ever."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from distant.config import data_dir
+from distant.docs import Document
+from distant.errors import DistantError
+from distant.labelers import (
+    AbbreviationOptions, ConsistencyOptions, DictionaryLabeler, DictionaryOptions, PatternLabeler, PatternOptions,
+    PriorityAggregator, build_labelers,
+)
+from distant.labelers.pattern import nested_quantifier, read_pattern_table
+from distant.labelers.pipeline import label_documents, labelers_from_args, load_labeling_config, summary_table
+
+DATA = Path(__file__).parent / "data"
+HANGS = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"  # the text of issue 12
+
+
+def found(d: Document, layer: str) -> list[tuple[str, str]]:
+    return [(d.span_text(s), s.label) for s in d.spans(layer)]
+
+
+def table(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "patterns.tsv"
+    path.write_text("label\tname\tignore_case\tregex\n" + "".join(row + "\n" for row in rows))
+    return path
+
+
+def warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+# -- regexes that take exponential time -------------------------------------------------------------------
+def test_the_hanging_table_row_of_issue_12_finishes_and_is_reported(tmp_path, caplog):
+    path = table(tmp_path, "Chemical\tredos\t0\t(a+)+$", "Chemical\tworks\t0\tcisplatin")
+    start = time.perf_counter()
+    lab = PatternLabeler("pat", PatternOptions(tables=[path], regex_timeout=0.2))
+    d = lab(Document("d1", HANGS + " cisplatin"))
+    assert time.perf_counter() - start < 10  # ran past 120 s with re
+    assert found(d, "pat") == [("cisplatin", "Chemical")]
+    # the regex module finds this one's failure at once; its nesting is still reported when the table is read
+    assert sum(lab.timeouts.values()) == 0
+    (message,) = warnings(caplog)
+    assert f"redos ({path}:2) '(a+)+$'" in message and "1 regex(es) repeat a group" in message
+
+
+def test_a_regex_past_its_budget_is_skipped_on_that_document_counted_and_named_once(tmp_path, caplog):
+    path = table(tmp_path, "Chemical\tredos\t0\t(a|aa)+$", "Chemical\tredos_token\t0\t^(a|aa)+$",
+                 "Chemical\tworks\t0\tcisplatin")
+    lab = PatternLabeler("pat", PatternOptions(tables=[path], regex_timeout=0.05))
+    start = time.perf_counter()
+    docs = [lab(Document(f"d{k}", HANGS + " cisplatin " + HANGS[:-1] + "b")) for k in (1, 2)]
+    assert time.perf_counter() - start < 10
+    assert [found(d, "pat") for d in docs] == [[("cisplatin", "Chemical")]] * 2  # the other regex still runs
+    assert lab.timeouts == {f"redos ({path}:2)": 2, f"redos_token ({path}:3)": 2}
+    stops = [m for m in warnings(caplog) if "ran past regex_timeout" in m]
+    assert len(stops) == 2  # once per regex, not once per document
+    assert f"regex redos ({path}:2) ran past regex_timeout = 0.05 s on document d1" in stops[0]
+    assert f"redos_token ({path}:3)" in stops[1] and "2 regex stop(s)" in stops[1]
+
+
+def test_regex_timeouts_are_counted_across_worker_processes(tmp_path):
+    lab = PatternLabeler("pat", PatternOptions(tables=[table(tmp_path, "Chemical\tredos\t0\t(a|aa)+$")],
+                                               regex_timeout=0.05))
+    docs = [Document(f"d{k}", HANGS if k % 2 else "cisplatin") for k in range(4)]
+    stats = label_documents(docs, [lab], PriorityAggregator(["pat"]), workers=2, chunk_size=2)
+    assert stats.timeouts == {"pat": 2} and sum(lab.timeouts.values()) == 2
+    assert stats.as_dict()["timeouts"] == {"pat": 2} and "timeouts" in summary_table(stats)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("inf"), float("nan")])
+def test_regex_timeout_must_be_a_positive_number_of_seconds(value):
+    with pytest.raises(DistantError, match="regex_timeout: expected a number of seconds above 0"):
+        build_labelers([{"type": "pattern", "regex_timeout": value}])
+
+
+@pytest.mark.parametrize("source, nested", [
+    ("(a+)+$", True), (r"(\w+\s?)*", True), ("(?:x|a*)+", True), ("((a+)?)+", True), ("(a{2,})*", True),
+    ("(a|aa)+$", False), ("([A-Za-z]+ )*", False), (r"(atrial factor( \[\s*ANF\s*\])*)", False),
+    (r"[(]a+[)]+", False), (r"\(a+\)+", False), ("(a{1,3})+", False), ("(x+y)+", False),
+])
+def test_nested_quantifiers(source, nested):
+    assert nested_quantifier(source) is nested
+
+
+@pytest.mark.shared_data
+def test_trove_tables_match_as_with_re():
+    folder = data_dir() / "BC5CDR"
+    if not folder.is_dir():
+        pytest.skip(f"shared data not found at {folder}")
+    from distant.formats import read_documents
+
+    texts = [d.text for d in read_documents(folder / "original/CDR_TestSet.PubTator.txt", "pubtator")[:100]]
+    for name in ("cdr_chemical_regexes.tsv", "cdr_disease_regexes.tsv"):
+        patterns = read_pattern_table(folder / "trove" / name, {"1": "Chemical"})
+        assert patterns and not any(nested_quantifier(p.regex.pattern) for p in patterns)
+        for p in patterns:
+            with_re = re.compile(p.regex.pattern, re.IGNORECASE if p.regex.flags & re.IGNORECASE else 0)
+            for text in texts:
+                assert [m.span() for m in p.regex.finditer(text)] == [m.span() for m in with_re.finditer(text)], p
