@@ -1,4 +1,5 @@
-"""Labelers on doubtful input: regexes that would run for ever."""
+"""Labelers on doubtful input: regexes that would run for ever, dictionary entries that label every full stop,
+option values that make no sense, and errors (not tracebacks) from the pipeline builders."""
 
 from __future__ import annotations
 
@@ -106,3 +107,36 @@ def test_trove_tables_match_as_with_re():
             with_re = re.compile(p.regex.pattern, re.IGNORECASE if p.regex.flags & re.IGNORECASE else 0)
             for text in texts:
                 assert [m.span() for m in p.regex.finditer(text)] == [m.span() for m in with_re.finditer(text)], p
+
+
+# -- dictionary entries that label every full stop ----------------------------------------------------------
+def test_symbol_only_entries_are_skipped_and_one_character_ones_kept_with_one_warning_each(tmp_path, caplog):
+    typed = tmp_path / "dict.tsv"
+    typed.write_text("Disease\t.\nChemical\tcisplatin\nChemical\tK\nChemical\t%\nChemical\tH\n")
+    untyped = tmp_path / "phrases.txt"
+    untyped.write_text("+/-\nrenal agent\nP\n")
+    lab = DictionaryLabeler("dict", DictionaryOptions(dicts=[typed], unknown=[untyped]))
+    d = lab(Document("d", "K and cisplatin. 5 % of P +/- renal agent."))
+    assert found(d, "dict") == [("K", "Chemical"), ("cisplatin", "Chemical"), ("P", "-"), ("renal agent", "-")]
+    assert lab.symbol_only == 3 and lab.one_character == 3
+    messages = warnings(caplog)
+    assert len(messages) == 4
+    assert "typed entries: skipped 2 with no letter or digit" in messages[0]
+    assert f"{typed}:1 '.'" in messages[0] and f"{typed}:4 '%'" in messages[0]
+    assert "typed entries: kept 2 of one character" in messages[1] and f"{typed}:3 'K'" in messages[1]
+    assert "untyped phrases: skipped 1 with no letter or digit" in messages[2] and f"{untyped}:1 '+/-'" in messages[2]
+    assert "untyped phrases: kept 1 of one character" in messages[3] and f"{untyped}:3 'P'" in messages[3]
+
+
+def test_a_one_character_stop_word_silences_its_warning(caplog):
+    lab = DictionaryLabeler("dict", entries=[("Chemical", "K", None), ("Chemical", "lithium", None)],
+                            stopwords=["K"])  # short all-caps tokens keep their case
+    assert lab.one_character == 0 and not warnings(caplog)
+    assert found(lab(Document("d", "K and lithium")), "dict") == [("lithium", "Chemical")]
+
+
+def test_doubtful_entries_list_only_the_first_few(caplog):
+    DictionaryLabeler("dict", entries=[("Chemical", mark, None) for mark in ".,;:!?%&"])
+    (message,) = warnings(caplog)
+    assert "skipped 8" in message and "entries[4] '!'" in message and "entries[5]" not in message
+    assert message.endswith(", ...")

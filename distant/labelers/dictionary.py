@@ -7,7 +7,8 @@ Files:
       :data:`~distant.docs.UNKNOWN` (its tokens may take any tag, O included);
     * stop words, one a line: single-token matches of these are skipped.
 
-Blank lines and lines starting with ``#`` are ignored.
+Blank lines and lines starting with ``#`` are ignored. An entry or phrase with no letter or digit (``.``,
+``%``) is skipped, and one of a single character (``K``) kept, each kind with one warning that counts them.
 
 How matching works: entries are tokenized with the project tokenizer (so ``( R)-alpha - methylhistamine``
 and ``(R)-alpha-methylhistamine`` are the same entry) and each token normalised
@@ -55,6 +56,7 @@ PLURAL_POLICIES = ("add", "fold", "off")
 Match = tuple[int, int, int]  # (first token, last token + 1, entry id)
 Selected = tuple[int, int, int, str | None]  # a Match with its label (None: an untyped phrase)
 M = TypeVar("M", Match, Selected)
+T = TypeVar("T", bound=tuple)
 _NOT_IN_KEYS = ""  # a text token that is in no key: two spaces in a row, which no key has (tokens are not empty)
 
 
@@ -81,9 +83,12 @@ def _clip(text: str, limit: int = 50) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def read_dictionary(path: str | Path) -> list[tuple[str, str, str | None]]:
-    """Read a typed dictionary: ``Type<TAB>surface[<TAB>kb_id]`` lines -> ``(type, surface, kb_id)``."""
-    entries = []
+def dictionary_lines(path: str | Path) -> Iterator[tuple[int, str, str, str | None]]:
+    """Yield ``(line number, type, surface, kb_id)`` for each ``Type<TAB>surface[<TAB>kb_id]`` line.
+
+    Raises:
+        DistantError: a line without a tab, with too many columns, an empty or invalid type, an empty surface.
+    """
     expected = "expected Type<TAB>surface[<TAB>kb_id]"
     for number, line in read_lines(path, "dictionary"):
         fields = line.split("\t")
@@ -101,8 +106,12 @@ def read_dictionary(path: str | Path) -> list[tuple[str, str, str | None]]:
         if not surface:
             raise DistantError(f"{expected}, found an empty surface", path, number)
         kb_id = fields[2].strip() or None if len(fields) == 3 else None
-        entries.append((label, surface, kb_id))
-    return entries
+        yield number, label, surface, kb_id
+
+
+def read_dictionary(path: str | Path) -> list[tuple[str, str, str | None]]:
+    """Read a typed dictionary: ``Type<TAB>surface[<TAB>kb_id]`` lines -> ``(type, surface, kb_id)``."""
+    return [entry for _, *entry in dictionary_lines(path)]
 
 
 def read_phrases(path: str | Path, what: str = "phrase list") -> list[str]:
@@ -397,13 +406,48 @@ class DictionaryLabeler(Labeler):
             stop += read_phrases(options.stopwords, "stop-word list")
         self.matcher = PhraseMatcher(options.normalizer(), hyphens=options.hyphens,
                                      plurals=options.plurals == "add", stopwords=stop)
-        typed = [e for path in options.dicts for e in read_dictionary(path)] + list(entries)
-        untyped = [p for path in options.unknown for p in read_phrases(path)] + list(phrases)
-        self.matcher.add_surfaces([s for _, s, _ in typed], [t for t, _, _ in typed], [k for _, _, k in typed])
-        self.matcher.add_surfaces(untyped, [None] * len(untyped))
+        typed = [(f"{path}:{n}", s, t, k) for path in options.dicts for n, t, s, k in dictionary_lines(path)]
+        typed += [(f"entries[{n}]", s, t, k) for n, (t, s, k) in enumerate(entries)]
+        untyped = [(f"{path}:{n}", line.strip()) for path in options.unknown
+                   for n, line in read_lines(path, "phrase list")]
+        untyped += [(f"phrases[{n}]", p) for n, p in enumerate(phrases)]
+        self.symbol_only = 0  # entries skipped: no letter or digit
+        self.one_character = 0  # entries kept, with a warning
+        typed = self._screen(typed, "typed entries")
+        untyped = self._screen(untyped, "untyped phrases")
+        self.matcher.add_surfaces([e[1] for e in typed], [e[2] for e in typed], [e[3] for e in typed])
+        self.matcher.add_surfaces([p for _, p in untyped], [None] * len(untyped))
         self.matcher.build()
         logger.info("dictionary %s: %d typed entries, %d untyped phrases, %d keys with variants",
                     name, len(typed), len(untyped), len(self.matcher))
+
+    def _screen(self, entries: list[T], what: str, first: int = 5) -> list[T]:
+        """Drop entries whose surface has no letter or digit; warn once about those and one-character ones.
+
+        A surface such as ``.``, ``%`` or ``+/-`` would label every such mark in the text: it is skipped.
+        A one-character surface (``K``, ``H``) labels every token that is that character: it is kept (a stop
+        word drops it, and silences the warning). ``entries`` are tuples ``(where, surface, ...)``.
+        """
+        kept, symbols, single = [], [], []
+        stopwords = self.matcher.stopwords
+        for entry in entries:
+            where, surface = entry[0], entry[1]
+            if not any(c.isalnum() for c in surface):
+                symbols.append(f"{where} {surface!r}")
+                continue
+            if len(surface) == 1 and self.matcher.normalizer(surface) not in stopwords:
+                single.append(f"{where} {surface!r}")
+            kept.append(entry)
+        for found, how in ((symbols, "skipped {n} with no letter or digit (each would label every such mark)"),
+                           (single, "kept {n} of one character (each labels every token that is that "
+                                    "character; list it as a stop word to drop it)")):
+            if found:
+                more = ", ..." if len(found) > first else ""
+                logger.warning("dictionary %s, %s: %s: %s%s", self.name, what, how.format(n=len(found)),
+                               ", ".join(found[:first]), more)
+        self.symbol_only += len(symbols)
+        self.one_character += len(single)
+        return kept
 
     def select(self, matches: list[Match], n: int) -> list[Selected]:
         """Apply the overlap policy: typed matches first, then untyped ones where no typed match is.
@@ -445,3 +489,4 @@ class DictionaryLabeler(Labeler):
                 label = UNKNOWN if short else self.options.unknown_label
             yield Span(tokens[i][0], tokens[j - 1][1], label, self.name,
                        matcher.kb_ids[eid])
+
