@@ -140,3 +140,69 @@ def test_doubtful_entries_list_only_the_first_few(caplog):
     (message,) = warnings(caplog)
     assert "skipped 8" in message and "entries[4] '!'" in message and "entries[5]" not in message
     assert message.endswith(", ...")
+
+
+# -- option values that make no sense -----------------------------------------------------------------------
+@pytest.mark.parametrize("spec, message", [
+    ({"type": "dictionary", "unknown_min_chars": -1}, "unknown_min_chars: expected 0 or more, found -1"),
+    ({"type": "pattern", "min_affix_length": -2}, "min_affix_length: expected 0 or more, found -2"),
+    ({"type": "pattern", "suffixes": {"Chemical": ["mycin", ""]}}, "suffixes.Chemical: expected non-empty strings"),
+    ({"type": "pattern", "exclude_labels": ["0", " "]}, "exclude_labels\\[1\\]: expected a table label"),
+    ({"type": "abbreviation", "layer": ""}, "layer: expected the name of the layer to read"),
+    ({"type": "consistency", "layers": []}, "layers: expected at least one layer"),
+    ({"type": "consistency", "layers": ["dictionary", ""]}, "layers\\[1\\]: expected the name of a layer"),
+    ({"type": "consistency", "min_chars": -1}, "min_chars: expected 0 or more, found -1"),
+])
+def test_options_that_make_no_sense_name_their_key(spec, message):
+    first = {"type": "dictionary", "name": "dictionary", "dicts": [str(DATA / "dict.tsv")]}
+    specs = [spec] if spec["type"] in ("dictionary", "pattern") else [first, spec]
+    with pytest.raises(DistantError, match=message):
+        build_labelers(specs)
+
+
+def test_option_dataclasses_reject_the_same_values_from_python():
+    for make in (lambda: AbbreviationOptions(layer=" "), lambda: ConsistencyOptions(min_chars=-3),
+                 lambda: DictionaryOptions(unknown_min_chars=-1), lambda: PatternOptions(min_affix_length=-1),
+                 lambda: PatternOptions(regex_timeout=0.0)):
+        with pytest.raises(ValueError):
+            make()
+
+
+def test_a_layer_to_read_must_be_written_by_an_earlier_labeler():
+    dictionary = {"type": "dictionary", "dicts": [str(DATA / "dict.tsv")]}
+    with pytest.raises(DistantError, match=r"labelers\[1\]: the abbreviation labeler reads layer 'dictonary', "
+                                           r"which no labeler before it writes; did you mean 'dictionary'\?"):
+        build_labelers([dictionary, {"type": "abbreviation", "layer": "dictonary"}])
+    with pytest.raises(DistantError, match=r"labelers\[0\]: the consistency labeler reads layer 'dictionary'.*"
+                                           r"runs after it: put it first"):
+        build_labelers([{"type": "consistency", "layers": ["dictionary"]}, dictionary])
+    # layers that come with the documents are not checked
+    assert len(build_labelers([dictionary, {"type": "consistency", "layers": ["dictionary", "pred"]}])) == 2
+
+
+# -- errors from the pipeline builders ----------------------------------------------------------------------
+@pytest.mark.parametrize("option, message", [
+    ({"unmatched": "maybe"}, "aggregate.unmatched: expected one of O, unknown, found 'maybe'"),
+    ({"method": "majority"}, "aggregate.method: expected one of priority, vote, found 'majority'"),
+])
+def test_labelers_from_args_bad_aggregation_is_a_distant_error(tmp_path, option, message):
+    with pytest.raises(DistantError, match=message):
+        labelers_from_args([DATA / "dict.tsv"], **option)
+    config = tmp_path / "labelers.toml"
+    key, value = next(iter(option.items()))
+    config.write_text(f'[[labelers]]\ntype = "dictionary"\ndicts = ["{DATA / "dict.tsv"}"]\n'
+                      f'[aggregate]\n{key} = "{value}"\n')
+    with pytest.raises(DistantError, match=message) as info:
+        load_labeling_config(config)
+    assert info.value.path == str(config)
+
+
+def test_the_label_command_fails_without_a_traceback_on_a_bad_unmatched_value(tmp_path):
+    from distant.cli import app
+
+    text = tmp_path / "in.txt"
+    text.write_text("Cisplatin caused renal failure.\n")
+    result = CliRunner().invoke(app, ["label", str(text), "--dict", str(DATA / "dict.tsv"), "--unmatched", "maybe",
+                                      "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "'maybe'" in result.output
+    assert not (tmp_path / "out.jsonl").exists()

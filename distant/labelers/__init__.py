@@ -47,8 +47,9 @@ def build_labelers(specs: Sequence[dict[str, Any]], path: str | Path | None = No
         base: Folder that relative paths are resolved against.
 
     Raises:
-        DistantError: an unknown type (listing the available ones), a duplicate or reserved name, or a bad
-            option (naming the dotted key).
+        DistantError: an unknown type (listing the available ones), a duplicate or reserved name, a bad
+            option (naming the dotted key), or a layer to read that no earlier labeler writes (``gold``,
+            ``pred`` and ``pseudo`` may come with the documents and are not checked).
     """
     labelers: list[Labeler] = []
     names: set[str] = set()
@@ -72,8 +73,17 @@ def build_labelers(specs: Sequence[dict[str, Any]], path: str | Path | None = No
         if name in names or name in RESERVED_NAMES:
             what = "is used by another labeler" if name in names else "is reserved for another layer"
             raise DistantError(f"{where}.name: {name!r} {what}; give each labeler its own name", path)
+        labeler = cls(name, build(cls.Options, options, path=path, prefix=f"{where}.", base=base))
+        for layer in labeler.reads():
+            if layer not in names and layer not in RESERVED_NAMES:
+                later = {s.get("name", s.get("type")) for s in specs[k + 1:] if isinstance(s, dict)}
+                close = difflib.get_close_matches(layer, sorted(names), n=1)
+                hint = (f"; labeler {layer!r} runs after it: put it first (labelers run in file order)"
+                        if layer in later else f"; did you mean {close[0]!r}?" if close else "")
+                raise DistantError(f"{where}: the {kind} labeler reads layer {layer!r}, which no labeler before it "
+                                   f"writes{hint} (layers before it: {', '.join(sorted(names)) or 'none'})", path)
         names.add(name)
-        labelers.append(cls(name, build(cls.Options, options, path=path, prefix=f"{where}.", base=base)))
+        labelers.append(labeler)
     return labelers
 
 

@@ -61,6 +61,8 @@ class AbbreviationOptions:
     match: str = "end"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.layer, str) or not self.layer.strip():
+            raise ValueError(f"layer: expected the name of the layer to read (a labeler's name), found {self.layer!r}")
         if self.match not in MATCH_RULES:
             raise ValueError(f"match: expected one of {', '.join(MATCH_RULES)}, found {self.match!r}")
 
@@ -74,6 +76,9 @@ class AbbreviationLabeler(Labeler):
     def __init__(self, name: str = "abbreviation", options: AbbreviationOptions | None = None) -> None:
         super().__init__(name)
         self.options = options or AbbreviationOptions()
+
+    def reads(self) -> list[str]:
+        return [self.options.layer]
 
     def definitions(self, doc: Document) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
         """Yield ``((sf_start, sf_end), (lf_start, lf_end))`` character spans of each definition in ``doc``."""

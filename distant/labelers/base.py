@@ -64,6 +64,10 @@ class Labeler:
         """Yield the spans this labeler finds in the tokenized ``doc``."""
         raise NotImplementedError
 
+    def reads(self) -> list[str]:
+        """Return the layers this labeler reads (they must be written before it runs)."""
+        return []
+
     def __call__(self, doc: Document) -> Document:
         """Tokenize ``doc`` if needed, find, check and store spans in ``doc.layers[self.name]``."""
         if not doc.is_tokenized:

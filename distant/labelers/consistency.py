@@ -28,6 +28,16 @@ class ConsistencyOptions:
     lowercase: bool = True
     min_chars: int = 3
 
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ValueError("layers: expected at least one layer to read (a labeler's name), found []")
+        for k, layer in enumerate(self.layers):
+            if not isinstance(layer, str) or not layer.strip():
+                raise ValueError(f"layers[{k}]: expected the name of a layer to read (a labeler's name), "
+                                 f"found {layer!r}")
+        if self.min_chars < 0:
+            raise ValueError(f"min_chars: expected 0 or more, found {self.min_chars}")
+
 
 class ConsistencyLabeler(Labeler):
     """Propagate each surface's single label to its other occurrences in the document."""
@@ -38,6 +48,9 @@ class ConsistencyLabeler(Labeler):
     def __init__(self, name: str = "consistency", options: ConsistencyOptions | None = None) -> None:
         super().__init__(name)
         self.options = options or ConsistencyOptions()
+
+    def reads(self) -> list[str]:
+        return list(self.options.layers)
 
     def find_spans(self, doc: Document) -> Iterator[Span]:
         words = doc.words()

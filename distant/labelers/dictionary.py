@@ -370,6 +370,8 @@ class DictionaryOptions:
     def __post_init__(self) -> None:
         if self.unknown_label != UNKNOWN and not all(is_type_name(t) for t in self.unknown_label.split("|")):
             raise ValueError(f"unknown_label: expected '-' or entity types joined by '|', found {self.unknown_label!r}")
+        if self.unknown_min_chars < 0:
+            raise ValueError(f"unknown_min_chars: expected 0 or more, found {self.unknown_min_chars}")
         if self.plurals not in PLURAL_POLICIES:
             raise ValueError(f"plurals: expected one of {', '.join(PLURAL_POLICIES)}, found {self.plurals!r}")
         if self.overlap not in OVERLAP_POLICIES:

@@ -198,13 +198,21 @@ class PatternOptions:
             raise ValueError(f"snap: expected one of {', '.join(SNAP_RULES)}, found {self.snap!r}")
         if not (self.regex_timeout > 0 and math.isfinite(self.regex_timeout)):
             raise ValueError(f"regex_timeout: expected a number of seconds above 0, found {self.regex_timeout!r}")
+        if self.min_affix_length < 0:
+            raise ValueError(f"min_affix_length: expected 0 or more, found {self.min_affix_length}")
         for key, value in self.labels.items():
             if not isinstance(value, str) or not is_type_name(value):
                 raise ValueError(f"labels.{key}: expected a type name, found {value!r}")
+        for k, value in enumerate(self.exclude_labels):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"exclude_labels[{k}]: expected a table label such as '0' or 'O', found {value!r}")
         for what, table in (("suffixes", self.suffixes), ("prefixes", self.prefixes)):
             for key, value in table.items():
                 if not is_type_name(key) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f"{what}.{key}: expected a type name mapped to a list of strings")
+                if not all(value):
+                    raise ValueError(f"{what}.{key}: expected non-empty strings, found {value!r} (an empty one "
+                                     "would label every token)")
 
 
 class PatternLabeler(Labeler):

@@ -251,7 +251,8 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
     ``method`` in that priority order.
 
     Raises:
-        DistantError: both a config and labeling flags, or nothing to label with.
+        DistantError: both a config and labeling flags, nothing to label with, or a bad ``unmatched`` or
+            ``method``.
     """
     if config is not None:
         if dicts or unknown or stopwords or patterns:
@@ -259,6 +260,10 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
         return load_labeling_config(config)
     if not (dicts or unknown or patterns):
         raise DistantError("nothing to label with: give --dict, --unknown, --patterns or --config")
+    try:
+        aggregate = AggregateOptions(method=method, unmatched=unmatched)
+    except ValueError as e:  # its message names the option and the valid values
+        raise DistantError(str(e)) from None
     labelers: list[Labeler] = []
     if dicts or unknown:
         options = DictionaryOptions(dicts=list(dicts), unknown=list(unknown), stopwords=stopwords)
@@ -269,6 +274,4 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
         raise DistantError("--stopwords needs --dict or --unknown")
     if patterns:
         labelers.append(PatternLabeler("pattern", PatternOptions(tables=list(patterns))))
-    options = AggregateOptions(method=method, unmatched=unmatched)
-    return labelers, build_aggregator(options, [lab.name for lab in labelers])
-
+    return labelers, build_aggregator(aggregate, [lab.name for lab in labelers])
