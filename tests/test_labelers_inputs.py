@@ -145,6 +145,7 @@ def test_doubtful_entries_list_only_the_first_few(caplog):
 # -- option values that make no sense -----------------------------------------------------------------------
 @pytest.mark.parametrize("spec, message", [
     ({"type": "dictionary", "unknown_min_chars": -1}, "unknown_min_chars: expected 0 or more, found -1"),
+    ({"type": "dictionary", "unknown_label": "*|Chemical"}, "unknown_label: expected '-', '\\*'"),
     ({"type": "pattern", "min_affix_length": -2}, "min_affix_length: expected 0 or more, found -2"),
     ({"type": "pattern", "suffixes": {"Chemical": ["mycin", ""]}}, "suffixes.Chemical: expected non-empty strings"),
     ({"type": "pattern", "exclude_labels": ["0", " "]}, "exclude_labels\\[1\\]: expected a table label"),

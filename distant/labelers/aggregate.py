@@ -66,14 +66,18 @@ class Aggregator:
         layers: Layer names, highest priority first.
         unmatched: ``O`` or ``unknown`` for tokens no span covers.
         output: The layer written.
+        types: The run's entity types, which the output's entity spans are drawn from (what the tagger
+            learns): ``data.types``, or every type the labelers emit (set by ``build_pipeline``).
     """
 
-    def __init__(self, layers: Sequence[str], *, unmatched: str = "O", output: str = PSEUDO) -> None:
+    def __init__(self, layers: Sequence[str], *, unmatched: str = "O", output: str = PSEUDO,
+                 types: Sequence[str] = ()) -> None:
         if unmatched not in UNMATCHED:
             raise ValueError(f"unmatched: expected one of {', '.join(UNMATCHED)}, found {unmatched!r}")
         self.layers = list(layers)
         self.unmatched = unmatched
         self.output = output
+        self.types = list(types)
 
     def combine(self, doc: Document) -> list[Span]:
         """Return the non-overlapping spans of the aggregated layer of the tokenized ``doc``."""
@@ -180,10 +184,10 @@ class VoteAggregator(Aggregator):
 AGGREGATORS: dict[str, type[Aggregator]] = {"priority": PriorityAggregator, "vote": VoteAggregator}
 
 
-def build_aggregator(options: AggregateOptions, default_layers: Sequence[str]) -> Aggregator:
-    """Build the aggregator an ``[aggregate]`` table describes."""
+def build_aggregator(options: AggregateOptions, default_layers: Sequence[str], types: Sequence[str] = ()) -> Aggregator:
+    """Build the aggregator an ``[aggregate]`` table describes (``types``: the run's entity types)."""
     layers = options.layers if options.layers is not None else default_layers
-    return AGGREGATORS[options.method](layers, unmatched=options.unmatched, output=options.output)
+    return AGGREGATORS[options.method](layers, unmatched=options.unmatched, output=options.output, types=types)
 
 
 def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,

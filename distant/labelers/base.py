@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from distant.docs import O, UNKNOWN, Document, Span
@@ -42,6 +42,9 @@ def join_types(types: Iterable[str]) -> str:
     return "|".join(sorted(set(types)))
 
 
+ANY_TYPE = "*"  # in a config: "an entity of any of the run's types", resolved to join_types(run types)
+
+
 class Labeler:
     """Base class: subclasses set :attr:`name` and implement :meth:`find_spans`.
 
@@ -64,9 +67,20 @@ class Labeler:
         """Yield the spans this labeler finds in the tokenized ``doc``."""
         raise NotImplementedError
 
+    def types(self) -> set[str]:
+        """Return the entity types this labeler emits of its own (not copied from the layers it reads)."""
+        return set()
+
     def reads(self) -> list[str]:
         """Return the layers this labeler reads (they must be written before it runs)."""
         return []
+
+    def resolve_types(self, types: Sequence[str]) -> None:
+        """Take the run's entity types, for labels that stand for "any of them" (``*``); called before labeling.
+
+        Raises:
+            DistantError: the labeler needs the run's types and ``types`` is empty.
+        """
 
     def __call__(self, doc: Document) -> Document:
         """Tokenize ``doc`` if needed, find, check and store spans in ``doc.layers[self.name]``."""

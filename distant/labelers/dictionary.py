@@ -4,7 +4,7 @@ Files:
     * typed dictionaries, one entry a line: ``Type<TAB>surface[<TAB>kb_id]``; a surface listed with several
       types gets the label ``A|B`` (an entity of one of these types, never O);
     * untyped phrase lists ("unknown", like AutoNER's ``dict_full``), one phrase a line: a match is labeled
-      :data:`~distant.docs.UNKNOWN` (its tokens may take any tag, O included);
+      :data:`~distant.docs.UNKNOWN` (its tokens may take any tag, O included), or ``unknown_label``;
     * stop words, one a line: single-token matches of these are skipped.
 
 Blank lines and lines starting with ``#`` are ignored. An entry or phrase with no letter or digit (``.``,
@@ -45,7 +45,7 @@ import ahocorasick
 from distant.docs import UNKNOWN, Document, Span
 from distant.errors import DistantError
 from distant.formats.lines import read_text
-from distant.labelers.base import Labeler, is_type_name, join_types
+from distant.labelers.base import ANY_TYPE, Labeler, is_type_name, join_types, label_types
 from distant.labelers.normalize import Normalizer, hyphen_variants, plural_variant
 from distant.tokenize import Tokenizer, default_tokenizer
 
@@ -343,8 +343,10 @@ class DictionaryOptions:
             ``fold``: both sides are reduced to a simple singular (``cholinergic`` then matches
             ``cholinergics``); ``off``.
         hyphens: ``anti-inflammatory``, ``anti inflammatory`` and ``antiinflammatory`` match each other.
-        unknown_label: Label of untyped phrase matches: ``-`` (no label: any tag, O included), or
-            ``A|B`` (an entity of one of these types, never O).
+        unknown_label: Label of untyped phrase matches: ``-`` (no label: any tag, O included), ``A|B`` (an
+            entity of one of these types, never O), or ``*``: an entity of any of the run's types (the
+            training config's ``data.types``, by default every type the labelers emit), resolved to ``A|B``
+            before labeling, so that a config names its types once.
         unknown_min_chars: Untyped matches shorter than this many characters stay ``-`` whatever
             ``unknown_label`` says: a lone letter ("P" in "P < 0.05") is too ambiguous to force.
         inner_type: An untyped match that contains typed matches of a single type takes that type, and
@@ -368,8 +370,10 @@ class DictionaryOptions:
     inner_type: bool = True
 
     def __post_init__(self) -> None:
-        if self.unknown_label != UNKNOWN and not all(is_type_name(t) for t in self.unknown_label.split("|")):
-            raise ValueError(f"unknown_label: expected '-' or entity types joined by '|', found {self.unknown_label!r}")
+        if self.unknown_label not in (UNKNOWN, ANY_TYPE) and not all(
+                is_type_name(t) for t in self.unknown_label.split("|")):
+            raise ValueError(f"unknown_label: expected '-', '*' (any of the run's types) or entity types joined "
+                             f"by '|', found {self.unknown_label!r}")
         if self.unknown_min_chars < 0:
             raise ValueError(f"unknown_min_chars: expected 0 or more, found {self.unknown_min_chars}")
         if self.plurals not in PLURAL_POLICIES:
@@ -417,9 +421,14 @@ class DictionaryLabeler(Labeler):
         self.one_character = 0  # entries kept, with a warning
         typed = self._screen(typed, "typed entries")
         untyped = self._screen(untyped, "untyped phrases")
+        self._types = {x for _, _, t, _ in typed for x in label_types(t)}
         self.matcher.add_surfaces([e[1] for e in typed], [e[2] for e in typed], [e[3] for e in typed])
         self.matcher.add_surfaces([p for _, p in untyped], [None] * len(untyped))
         self.matcher.build()
+        # The label of untyped matches; ANY_TYPE stands for the run's types (resolve_types), its own until then.
+        self.unknown_label: str | None = options.unknown_label
+        if options.unknown_label == ANY_TYPE:
+            self.unknown_label = join_types(self._types) or None
         logger.info("dictionary %s: %d typed entries, %d untyped phrases, %d keys with variants",
                     name, len(typed), len(untyped), len(self.matcher))
 
@@ -450,6 +459,21 @@ class DictionaryLabeler(Labeler):
         self.symbol_only += len(symbols)
         self.one_character += len(single)
         return kept
+
+    def types(self) -> set[str]:
+        """Return the types of the typed entries, and those of an explicit ``unknown_label`` (``A|B``)."""
+        own = label_types(self.options.unknown_label) if self.options.unknown_label != ANY_TYPE else []
+        return self._types | set(own)
+
+    def resolve_types(self, types: Sequence[str]) -> None:
+        """Label untyped matches ``join_types(types)`` when ``unknown_label = "*"``."""
+        if self.options.unknown_label != ANY_TYPE:
+            return
+        if not types:
+            raise DistantError(f"labeler {self.name!r}: unknown_label = '*' stands for the run's entity types, but "
+                               "there are none (no types given and no labeler has typed entries); name them "
+                               "(data.types) or set unknown_label to '-' or to types joined by '|'")
+        self.unknown_label = join_types(types)
 
     def select(self, matches: list[Match], n: int) -> list[Selected]:
         """Apply the overlap policy: typed matches first, then untyped ones where no typed match is.
@@ -488,7 +512,10 @@ class DictionaryLabeler(Labeler):
         for i, j, eid, label in self.select(matcher.match(words), len(words)):
             if label is None:
                 short = tokens[j - 1][1] - tokens[i][0] < self.options.unknown_min_chars
-                label = UNKNOWN if short else self.options.unknown_label
+                label = UNKNOWN if short else self.unknown_label or self._unresolved()
             yield Span(tokens[i][0], tokens[j - 1][1], label, self.name,
                        matcher.kb_ids[eid])
 
+    def _unresolved(self) -> str:
+        raise DistantError(f"labeler {self.name!r}: unknown_label = '*' stands for the run's entity types, but it "
+                           "has no typed entries and was given no types: call resolve_types(types) before labeling")

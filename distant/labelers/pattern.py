@@ -248,6 +248,11 @@ class PatternLabeler(Labeler):
                            name, len(nested), options.regex_timeout, ", ".join(nested[:5]),
                            ", ..." if len(nested) > 5 else "")
 
+    def types(self) -> set[str]:
+        """Return the types of the table rows and affix rules (not ``O``)."""
+        return ({p.label for p in self.patterns if p.label != O}
+                | set(self.options.suffixes) | set(self.options.prefixes))
+
     def _regex_spans(self, doc: Document) -> Iterator[tuple[int, int, str]]:
         budget = self.options.regex_timeout
         words = doc.words() if any(p.per_token for p in self.patterns) else []

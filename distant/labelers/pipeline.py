@@ -38,7 +38,7 @@ from distant.errors import DistantError
 from distant.labelers import build_labelers
 from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
 from distant.labelers.aggregate import AggregateOptions, Aggregator, build_aggregator
-from distant.labelers.base import Labeler
+from distant.labelers.base import Labeler, is_type_name
 from distant.labelers.dictionary import DictionaryLabeler, DictionaryOptions
 from distant.labelers.pattern import PatternLabeler, PatternOptions
 
@@ -207,24 +207,72 @@ def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggre
 
 
 # -- building from a config or from flags -------------------------------------------------------------------
-def load_labeling_config(path: str | Path) -> tuple[list[Labeler], Aggregator]:
-    """Build labelers and the aggregator from a labeling config (``[[labelers]]`` + ``[aggregate]``)."""
+def default_types(labelers: Sequence[Labeler]) -> list[str]:
+    """Return the entity types a pipeline emits by default: the sorted union of its labelers' types."""
+    return sorted(set().union(*(lab.types() for lab in labelers)))
+
+
+def resolve_types(labelers: Sequence[Labeler], types: Sequence[str] | None = None,
+                  path: str | Path | None = None) -> list[str]:
+    """Return the run's entity types, and give them to each labeler (``unknown_label = "*"`` resolves to them).
+
+    Args:
+        labelers: The built labelers.
+        types: The run's types, in the order the caller uses them (the training config's ``data.types``);
+            ``None`` or empty: :func:`default_types`.
+        path: The config file, named in errors.
+
+    Raises:
+        DistantError: a type that is not a type name, or ``*`` with no type to stand for.
+    """
+    if types:
+        bad = [t for t in types if not isinstance(t, str) or not is_type_name(t)]
+        if bad:
+            raise DistantError(f"types: expected entity type names (a letter, then letters, digits, '_' or '.'), "
+                               f"found {bad[0]!r}", path)
+        run = list(dict.fromkeys(types))
+        extra = {lab.name: sorted(lab.types() - set(run)) for lab in labelers}
+        extra = {name: found for name, found in extra.items() if found}
+        if extra:
+            logger.warning("labelers emit types that are not among the run's (%s), which the tagger cannot learn: %s",
+                           ", ".join(run), "; ".join(f"{name}: {', '.join(found)}" for name, found in extra.items()))
+    else:
+        run = default_types(labelers)
+    for lab in labelers:
+        try:
+            lab.resolve_types(run)
+        except DistantError as e:
+            raise DistantError(e.message, e.path or path, e.line) from None
+    return run
+
+
+def load_labeling_config(path: str | Path, *, types: Sequence[str] | None = None) -> tuple[list[Labeler], Aggregator]:
+    """Build labelers and the aggregator from a labeling config (``[[labelers]]`` + ``[aggregate]``).
+
+    ``types``: the run's entity types, as in :func:`build_pipeline`.
+    """
     path = Path(path)
     data = load_toml(path)
     unknown = set(data) - {"labelers", "aggregate"}
     if unknown:
         raise DistantError(f"unknown key {sorted(unknown)[0]!r} (valid keys: aggregate, labelers)", path)
-    return build_pipeline(data.get("labelers"), data.get("aggregate", {}), path=path)
+    return build_pipeline(data.get("labelers"), data.get("aggregate", {}), path=path, types=types)
 
 
-def build_pipeline(specs: Any, aggregate: dict[str, Any], path: str | Path | None = None
-                   ) -> tuple[list[Labeler], Aggregator]:
+def build_pipeline(specs: Any, aggregate: dict[str, Any], path: str | Path | None = None, *,
+                   types: Sequence[str] | None = None) -> tuple[list[Labeler], Aggregator]:
     """Build labelers and the aggregator from ``[[labelers]]`` tables and an ``[aggregate]`` table.
 
     Args:
         specs: The ``[[labelers]]`` tables.
         aggregate: The ``[aggregate]`` table.
         path: The config file they come from: named in errors, and relative paths resolve against its folder.
+        types: The run's entity types (the training config's ``data.types``); ``None`` or empty: every type
+            the labelers emit (:func:`default_types`). ``unknown_label = "*"`` is resolved to them here,
+            before any labeling, and ``aggregator.types`` holds them.
+
+    Raises:
+        DistantError: a bad table or option (naming the file and key), or ``*`` with no type to stand for.
     """
     path = None if path is None else Path(path)
     base = None if path is None else path.resolve().parent
@@ -236,19 +284,19 @@ def build_pipeline(specs: Any, aggregate: dict[str, Any], path: str | Path | Non
     for layer in options.layers or ():
         if layer not in names:
             raise DistantError(f"aggregate.layers: no labeler is named {layer!r} (labelers: {', '.join(names)})", path)
-    return labelers, build_aggregator(options, names)
+    return labelers, build_aggregator(options, names, resolve_types(labelers, types, path))
 
 
 def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (), stopwords: Path | None = None,
                        patterns: Sequence[Path] = (), config: Path | None = None, *,
-                       abbreviations: bool = True, unmatched: str = "O",
-                       method: str = "priority") -> tuple[list[Labeler], Aggregator]:
+                       abbreviations: bool = True, unmatched: str = "O", method: str = "priority",
+                       types: Sequence[str] | None = None) -> tuple[list[Labeler], Aggregator]:
     """Build labelers and an aggregator from ``distant label`` flags, or from ``--config``.
 
     With flags: a ``dictionary`` labeler (typed ``dicts``, untyped ``unknown``, ``stopwords``), an
     ``abbreviation`` labeler reading it (unless ``abbreviations`` is false), and a ``pattern`` labeler for
     the regex tables ``patterns`` (labels in the tables must be type names or exclusions), aggregated by
-    ``method`` in that priority order.
+    ``method`` in that priority order. ``types``: the run's entity types, as in :func:`build_pipeline`.
 
     Raises:
         DistantError: both a config and labeling flags, nothing to label with, or a bad ``unmatched`` or
@@ -257,7 +305,7 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
     if config is not None:
         if dicts or unknown or stopwords or patterns:
             raise DistantError("give either --config or --dict/--unknown/--stopwords/--patterns, not both")
-        return load_labeling_config(config)
+        return load_labeling_config(config, types=types)
     if not (dicts or unknown or patterns):
         raise DistantError("nothing to label with: give --dict, --unknown, --patterns or --config")
     try:
@@ -274,4 +322,4 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
         raise DistantError("--stopwords needs --dict or --unknown")
     if patterns:
         labelers.append(PatternLabeler("pattern", PatternOptions(tables=list(patterns))))
-    return labelers, build_aggregator(aggregate, [lab.name for lab in labelers])
+    return labelers, build_aggregator(aggregate, [lab.name for lab in labelers], resolve_types(labelers, types))
