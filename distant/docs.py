@@ -11,9 +11,13 @@ may take any tag). A labeler that did not fire says nothing; only an explicit ``
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
+
+from distant.errors import DistantError
 
 O = "O"
 UNKNOWN = "-"  # spaCy's marker for a missing tag: the token may take any tag
@@ -21,6 +25,27 @@ UNKNOWN = "-"  # spaCy's marker for a missing tag: the token may take any tag
 GOLD = "gold"
 PSEUDO = "pseudo"
 PRED = "pred"
+
+LABEL_EXPECTED = "a non-empty label without tabs, line breaks, control characters or surrounding spaces"
+_CONTROL = {"Cc", "Cs", "Zl", "Zp"}  # tabs and line breaks, lone surrogates, line and paragraph separators
+
+
+def label_problem(label: Any) -> str | None:
+    """Return what makes ``label`` unusable as a span label (every format must write it back), or ``None``.
+
+    A label is a non-empty string with no tab, line break or other control character and no surrounding
+    whitespace: the tab-separated formats (PubTator, CoNLL) could not read such a label back unchanged.
+    """
+    if not isinstance(label, str):
+        return f"found label {label!r} of type {type(label).__name__}, expected a string"
+    return _string_label_problem(label)
+
+
+@lru_cache(maxsize=4096)
+def _string_label_problem(label: str) -> str | None:
+    if not label or label != label.strip() or any(unicodedata.category(c) in _CONTROL for c in label):
+        return f"found label {label!r}, expected {LABEL_EXPECTED}"
+    return None
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -141,8 +166,17 @@ class Document:
         return self.layers.get(layer, [])
 
     def set_spans(self, layer: str, spans: Iterable[Span]) -> None:
-        """Replace ``layer`` with ``spans``, sorted by offsets, after checking they lie inside the text."""
+        """Replace ``layer`` with ``spans``, sorted by offsets, after checking they lie inside the text.
+
+        Raises:
+            DistantError: a label that no format could write back (:func:`label_problem`).
+            ValueError: a span outside the text or empty.
+        """
         spans = sorted(spans, key=Span.key)
+        for label in {span.label for span in spans}:
+            problem = label_problem(label)
+            if problem:
+                raise DistantError(f"document {self.id}: layer {layer!r}: {problem}")
         n = len(self.text)
         for span in spans:
             if not 0 <= span.start < span.end <= n:
