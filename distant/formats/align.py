@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from distant.docs import Document, Span
+from distant.formats.lines import source_name
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,14 @@ def drop_overlaps(ranges: Iterable[TokenSpan]) -> tuple[list[TokenSpan], int]:
     return kept, dropped
 
 
-def warn_dropped(doc: Document, layer: str, path: Path, total: int, unaligned: int, overlapping: int = 0) -> None:
-    """Log one warning for a document whose spans could not all be written."""
+def warn_dropped(doc: Document, layer: str, path: Path, total: int, unaligned: int, overlapping: int = 0, *,
+                 lost: str = "not written") -> None:
+    """Log one warning for a document whose spans could not all be written (``lost``: what became of them)."""
     if unaligned or overlapping:
         reasons = []
         if unaligned:
             reasons.append(f"{unaligned} not aligned to token boundaries")
         if overlapping:
             reasons.append(f"{overlapping} overlapping a longer span")
-        log.warning("%s: document %s: %d of %d spans in layer %r not written: %s", path, doc.id,
-                    unaligned + overlapping, total, layer, ", ".join(reasons))
+        log.warning("%s: document %s: %d of %d spans in layer %r %s: %s", source_name(path), doc.id,
+                    unaligned + overlapping, total, layer, lost, ", ".join(reasons))

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distant.docs import GOLD, Document, Span
+from distant.docs import GOLD, Document, Span, label_problem
 from distant.errors import DistantError
-from distant.formats.lines import iter_lines
+from distant.formats.lines import Quirks, iter_lines, source_name
 
 EXPECTED = "an AutoNER .ck file (lines 'token I|O type', sentences between <s> and <eof>)"
 START, END = "<s>", "<eof>"
@@ -29,15 +29,24 @@ BREAK, TIE = "I", "O"
 NOT_ENTITY = "None"
 
 
-def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Document]:
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
     """Read the file as one document, the typed chunks going to ``layer`` (``scheme``: unused).
 
+    ``strict`` refuses the line-ending quirks of :func:`~distant.formats.lines.iter_lines` (counted in one
+    warning otherwise).
+
     Raises:
-        DistantError: a line without three columns, a mark other than I or O, a tie with nothing to tie to or
-            with another type than its chunk, a token outside ``<s>`` ... ``<eof>``, or any error of
-            :func:`~distant.formats.lines.iter_lines`.
+        DistantError: a line without three columns, a mark other than I or O, a type that is no valid label, a
+            tie with nothing to tie to or with another type than its chunk, a token outside ``<s>`` ...
+            ``<eof>``, or any error of :func:`~distant.formats.lines.iter_lines`.
     """
     path = Path(path)
+    with Quirks(path, strict=strict) as quirks:
+        return _read(path, layer, quirks)
+
+
+def _read(path: Path, layer: str, quirks: Quirks) -> list[Document]:
+    name = source_name(path)
     parts: list[str] = []  # the text, token by token with the separators
     tokens: list[tuple[int, int]] = []
     sentences: list[tuple[int, int]] = []
@@ -50,23 +59,26 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Do
         if chunk is not None and chunk[1] != NOT_ENTITY:
             spans.append(Span(tokens[chunk[0]][0], tokens[-1][1], chunk[1], source=layer))
 
-    for number, line in iter_lines(path, EXPECTED):
+    for number, line in iter_lines(path, EXPECTED, quirks):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 3:
             raise DistantError(f"found {len(fields)} columns, expected 3: token, I (break) or O (tie), type",
-                               path, number)
+                               name, number)
         word, mark, label = fields
         if mark not in (BREAK, TIE):
-            raise DistantError(f"found the mark {mark!r}, expected I (break) or O (tie)", path, number)
+            raise DistantError(f"found the mark {mark!r}, expected I (break) or O (tie)", name, number)
+        problem = label_problem(label)
+        if problem:
+            raise DistantError(f"type column: {problem}", name, number)
         if word == START:
             if first is not None:
-                raise DistantError(f"found {START} inside a sentence, expected {END} first", path, number)
+                raise DistantError(f"found {START} inside a sentence, expected {END} first", name, number)
             first, chunk = len(tokens), None
             continue
         if first is None:
-            raise DistantError(f"found {word!r} outside a sentence, expected {START} first", path, number)
+            raise DistantError(f"found {word!r} outside a sentence, expected {START} first", name, number)
         if word == END:
             close_chunk()
             if len(tokens) > first:
@@ -77,10 +89,10 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Do
             close_chunk()
             chunk = (len(tokens), label)
         elif chunk is None:
-            raise DistantError("found a tie (O) on the first token of a sentence, expected a break (I)", path, number)
+            raise DistantError("found a tie (O) on the first token of a sentence, expected a break (I)", name, number)
         elif label != chunk[1]:
             raise DistantError(f"found type {label!r} on a tie (O), expected {chunk[1]!r} (the type of its chunk)",
-                               path, number)
+                               name, number)
         if tokens:
             parts.append(" " if first < len(tokens) else "\n")
             pos += 1
@@ -88,7 +100,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Do
         tokens.append((pos, pos + len(word)))
         pos += len(word)
     if first is not None:
-        raise DistantError(f"found the end of the file inside a sentence, expected {END}", path)
+        raise DistantError(f"found the end of the file inside a sentence, expected {END}", name)
     doc = Document("doc-1", "".join(parts))
     doc.set_tokens(tokens, sentences)
     doc.layers[layer] = spans
