@@ -8,91 +8,119 @@
      "meta": {"title_length": 31}}
 
 ``tokens``, ``sentences`` and ``meta`` are optional; so are a span's ``source``, ``kb_id`` and ``score``.
+Everything is checked at reading: a lone surrogate (``"\\ud800"``, valid JSON but not Unicode), a label no
+format can write, and the structure of the meta keys that other formats read (``title_length``, ``breaks``,
+``relations``, ``mention_columns``, ``columns``, ...) are errors naming the line.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from distant.atomic import atomic_open
-from distant.docs import GOLD, PRED, Document, Span
+from distant.docs import GOLD, PRED, Document, Span, label_problem
 from distant.errors import DistantError
-from distant.formats.lines import iter_lines
+from distant.formats.lines import Quirks, iter_lines, source_name
+from distant.formats.validate import find_lone_surrogate, meta_problem, show, surrogate_message
 
 EXPECTED = "a JSON Lines file (one JSON object per line with \"id\" and \"text\")"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def read(path: Path, *, layer: str = GOLD, scheme: str | None = None) -> list[Document]:
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
     """Read documents with all their layers (``layer``, ``scheme``: unused; the file names its layers).
 
+    Args:
+        path: The file, or ``-`` for standard input.
+        layer: Unused.
+        scheme: Unused.
+        strict: Refuse the line-ending quirks of :func:`~distant.formats.lines.iter_lines`.
+
     Raises:
-        DistantError: a line that is not a JSON object, a field of the wrong type, offsets outside the text, or
-            any error of :func:`~distant.formats.lines.iter_lines`.
+        DistantError: a line that is not a JSON object (or is nested too deeply), a field of the wrong type, a
+            lone surrogate, an invalid label, offsets outside the text, a malformed meta key, or any error of
+            :func:`~distant.formats.lines.iter_lines`.
     """
     path = Path(path)
+    name = source_name(path)
     docs = []
-    for number, line in iter_lines(path, EXPECTED):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected one JSON object per "
-                               "line", path, number) from None
-        try:
-            docs.append(_document(obj))
-        except _FieldError as e:
-            raise DistantError(str(e), path, number) from None
+    with Quirks(path, strict=strict) as quirks:
+        for number, line in iter_lines(path, EXPECTED, quirks):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected one JSON object "
+                                   "per line", name, number) from None
+            except RecursionError:
+                raise DistantError("found JSON nested too deeply to read, expected one JSON document per line",
+                                   name, number) from None
+            except ValueError as e:  # an integer of more digits than Python converts
+                raise DistantError(f"found an unreadable JSON value ({e}), expected one JSON object per line",
+                                   name, number) from None
+            try:
+                if _SURROGATE_ESCAPE.search(line):
+                    found = find_lone_surrogate(obj)
+                    if found:
+                        raise FieldError(surrogate_message(*found))
+                docs.append(from_json(obj))
+            except FieldError as e:
+                raise DistantError(str(e), name, number) from None
     return docs
 
 
-class _FieldError(ValueError):
+class FieldError(ValueError):
     """A field with the wrong type or value (the reader adds file and line)."""
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, expected: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, kind):  # JSON true/false are never a valid value here
-        raise _FieldError(f"found {where} = {_show(value)}, expected {expected}")
+        raise FieldError(f"found {where} = {show(value)}, expected {expected}")
     return value
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _offsets(value: Any, where: str, limit: int, what: str) -> tuple[int, int]:
     """Check a ``[a, b]`` pair with ``0 <= a < b <= limit`` (``a <= b`` for sentences)."""
     pair = _expect(value, list, where, f"a pair [start, end] of {what}")
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise _FieldError(f"found {where} = {_show(value)}, expected a pair [start, end] of {what}")
+        raise FieldError(f"found {where} = {show(value)}, expected a pair [start, end] of {what}")
     a, b = pair
     if not 0 <= a < b <= limit:
-        raise _FieldError(f"found {where} = {_show(value)}, expected 0 <= start < end <= {limit}")
+        raise FieldError(f"found {where} = {show(value)}, expected 0 <= start < end <= {limit}")
     return a, b
 
 
-def _document(obj: Any) -> Document:
+def from_json(obj: Any) -> Document:
+    """Return the document of a JSON object (what one line holds); the inverse of :func:`to_json`.
+
+    Raises:
+        FieldError: a field with the wrong type or value (the caller adds the file and line).
+    """
     _expect(obj, dict, "the line", "a JSON object")
     unknown = set(obj) - {"id", "text", "tokens", "sentences", "spans", "meta"}
     if unknown:
-        raise _FieldError(f"found key {sorted(unknown)[0]!r}, expected only id, text, tokens, sentences, spans, meta")
+        raise FieldError(f"found key {sorted(unknown)[0]!r}, expected only id, text, tokens, sentences, spans, meta")
     if "id" not in obj or "text" not in obj:
-        raise _FieldError(f"found no {'id' if 'id' not in obj else 'text'!r} key, expected \"id\" and \"text\"")
+        raise FieldError(f"found no {'id' if 'id' not in obj else 'text'!r} key, expected \"id\" and \"text\"")
     doc_id = _expect(obj["id"], str, "id", "a string")
     text = _expect(obj["text"], str, "text", "a string")
     meta = _expect(obj.get("meta", {}), dict, "meta", "an object")
+    problem = meta_problem(meta, text)
+    if problem:
+        raise FieldError(problem[1])
     doc = Document(doc_id, text, meta=meta)
     if "tokens" in obj:
         tokens = [_offsets(t, f"tokens[{k}]", len(text), "character offsets")
                   for k, t in enumerate(_expect(obj["tokens"], list, "tokens", "a list of [start, end]"))]
         for k in range(1, len(tokens)):
             if tokens[k][0] < tokens[k - 1][1]:
-                raise _FieldError(f"found tokens[{k}] = {list(tokens[k])} starting before the end of the token "
+                raise FieldError(f"found tokens[{k}] = {list(tokens[k])} starting before the end of the token "
                                   "before it, expected tokens in order, not overlapping")
         sentences = None
         if "sentences" in obj:
@@ -100,11 +128,11 @@ def _document(obj: Any) -> Document:
             sentences = [_offsets(s, f"sentences[{k}]", len(tokens), "token indices") for k, s in enumerate(raw)]
             covered = [i for a, b in sentences for i in range(a, b)]
             if covered != list(range(len(tokens))):
-                raise _FieldError(f"found sentences that do not cover the {len(tokens)} tokens once each in order, "
+                raise FieldError(f"found sentences that do not cover the {len(tokens)} tokens once each in order, "
                                   "expected consecutive token ranges from 0")
         doc.set_tokens(tokens, sentences)
     elif "sentences" in obj:
-        raise _FieldError("found sentences without tokens, expected tokens too (sentences are token ranges)")
+        raise FieldError("found sentences without tokens, expected tokens too (sentences are token ranges)")
     layers = _expect(obj.get("spans", {}), dict, "spans", "an object {layer: [span, ...]}")
     for name, spans in layers.items():
         where = f"spans.{name}"
@@ -118,18 +146,21 @@ def _span(obj: Any, where: str, limit: int) -> Span:
     _expect(obj, dict, where, "an object with start, end and label")
     for key in ("start", "end", "label"):
         if key not in obj:
-            raise _FieldError(f"found no {key!r} in {where}, expected start, end and label")
+            raise FieldError(f"found no {key!r} in {where}, expected start, end and label")
     unknown = set(obj) - {"start", "end", "label", "source", "kb_id", "score"}
     if unknown:
-        raise _FieldError(f"found key {sorted(unknown)[0]!r} in {where}, expected only start, end, label, source, "
+        raise FieldError(f"found key {sorted(unknown)[0]!r} in {where}, expected only start, end, label, source, "
                           "kb_id, score")
     start, end = _offsets([obj["start"], obj["end"]], f"{where}.start/end", limit, "character offsets")
     label = _expect(obj["label"], str, f"{where}.label", "a string")
+    problem = label_problem(label)
+    if problem:
+        raise FieldError(f"{where}.label: {problem}")
     source = _expect(obj.get("source", ""), str, f"{where}.source", "a string")
     kb_id = _expect(obj.get("kb_id"), (str, type(None)), f"{where}.kb_id", "a string or null")
     score = _expect(obj.get("score"), (int, float, type(None)), f"{where}.score", "a number or null")
     if score is not None and not math.isfinite(score):
-        raise _FieldError(f"found {where}.score = {score}, expected a finite number")
+        raise FieldError(f"found {where}.score = {score}, expected a finite number")
     return Span(start, end, label, source, kb_id, None if score is None else float(score))
 
 
@@ -144,7 +175,7 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
         for doc in docs:
             try:
                 line = json.dumps(to_json(doc), ensure_ascii=False, allow_nan=False)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, RecursionError) as e:
                 raise DistantError(f"document {doc.id}: cannot write as JSON ({e}); expected JSON values in meta "
                                    "and finite scores", path) from None
             f.write(line)

@@ -1,0 +1,157 @@
+"""What every reader checks at its boundary and every writer before it writes: Unicode, spans and meta.
+
+A document built from Python, or read from JSON, can hold what no file can: a lone surrogate (``"\\ud800"``,
+which ``json.loads`` accepts but UTF-8 cannot encode), a label with a tab or a line break, or a ``meta`` key
+that a reader or writer reads (``title_length``, ``breaks``, ...) with the wrong structure. These checks turn
+each into a :class:`~distant.errors.DistantError` that says where, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+from distant.docs import Document, label_problem
+from distant.errors import DistantError
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """Return a short printable rendering of a value for a message (JSON when it is JSON)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # not JSON, a lone surrogate, too deep
+        text = ascii(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _lone_surrogate(text: str) -> int | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
+
+
+def find_lone_surrogate(value: Any, where: str = "") -> tuple[str, str] | None:
+    """Return ``(where, character)`` for a lone surrogate in a string, list or dict (keys too), or ``None``.
+
+    ``where`` is a path like ``meta.k[0]`` below the given one (``a key of meta`` for a key).
+    """
+    stack = [(where, value)]
+    while stack:  # not recursive: a value read from JSON may be nested deeply
+        where, value = stack.pop()
+        if isinstance(value, str):
+            k = _lone_surrogate(value)
+            if k is not None:
+                return where, value[k]
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                k = _lone_surrogate(key) if isinstance(key, str) else None
+                if k is not None:
+                    return f"a key of {where or 'the object'}", key[k]
+                stack.append((f"{where}.{key}" if where else str(key), item))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{where}[{k}]", item) for k, item in enumerate(value))
+    return None
+
+
+def surrogate_message(where: str, char: str) -> str:
+    return (f"found a lone surrogate {ascii(char)} in {where}, expected valid Unicode (a surrogate pair, or "
+            "another character: UTF-8 cannot encode a lone surrogate)")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+def _mention_columns(value: Any, text: str) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(rows, (list, tuple)) and all(
+            isinstance(row, (list, tuple)) and len(row) == 4 and _whole(row[0]) and _whole(row[1])
+            and isinstance(row[2], str) and _strings(row[3]) for row in rows)
+        for rows in value.values())
+
+
+def _columns(value: Any, text: str) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(row, (list, tuple)) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                                for v in row) for row in value)
+
+
+# The meta keys that a reader, a writer or the tokenizer reads: (check(value, text), what is expected).
+META: dict[str, tuple[Callable[[Any, str], bool], str]] = {
+    "title_length": (lambda v, text: _whole(v) and 0 <= v <= len(text),
+                     "a whole number from 0 to the length of the text (PubTator title length)"),
+    "breaks": (lambda v, text: isinstance(v, (list, tuple)) and all(_whole(b) and 0 <= b <= len(text) for b in v),
+               "a list of character offsets into the text (sentence breaks)"),
+    "abstract_line": (lambda v, text: isinstance(v, bool),
+                      "true or false (PubTator: whether there is an abstract line)"),
+    "relations": (lambda v, text: isinstance(v, (list, tuple)) and all(_strings(r) and r for r in v),
+                  "a list of relation rows, each a non-empty list of strings"),
+    "mention_columns": (_mention_columns, "an object {layer: [[start, end, type, [column, ...]], ...]}"),
+    "columns": (_columns, "a list of column lists (one per token) of strings or numbers"),
+}
+
+
+def meta_problem(meta: dict, text: str) -> tuple[str, str] | None:
+    """Return ``(key, "found ..., expected ...")`` for the first meta key read by this package that is malformed."""
+    for key, (check, expected) in META.items():
+        if key in meta and not check(meta[key], text):
+            return key, f"found meta.{key} = {show(meta[key])}, expected {expected}"
+    return None
+
+
+def span_problem(span: Any, length: int) -> str | None:
+    """Return what is wrong with a span of a text of ``length`` characters, or ``None``."""
+    label = getattr(span, "label", None)
+    problem = label_problem(label)
+    if problem:
+        return problem
+    if not (_whole(span.start) and _whole(span.end) and 0 <= span.start < span.end <= length):
+        return f"found a span at {span.start!r}-{span.end!r} ({label}), expected 0 <= start < end <= {length}"
+    if not isinstance(span.source, str) or not (span.kb_id is None or isinstance(span.kb_id, str)):
+        return f"found span {span.start}-{span.end} ({label}) with a source or kb_id that is not a string"
+    if span.score is not None and (not isinstance(span.score, (int, float)) or isinstance(span.score, bool)
+                                   or not math.isfinite(span.score)):
+        return f"found span {span.start}-{span.end} ({label}) with score {span.score!r}, expected a finite number"
+    return None
+
+
+def check_document(doc: Document, path: str | os.PathLike) -> None:
+    """Raise :class:`DistantError` naming ``doc`` (and the output ``path``) unless every format can hold it.
+
+    Checked: id and text are strings without lone surrogates, every span of every layer is inside the text
+    with a valid label, and the meta keys this package reads have their structure.
+    """
+    if not isinstance(doc.id, str) or not isinstance(doc.text, str):
+        raise DistantError(f"document {doc.id!r}: found an id or text that is not a string, expected strings", path)
+    for where, value in (("its id", doc.id), ("its text", doc.text)):
+        k = _lone_surrogate(value)
+        if k is not None:
+            raise DistantError(f"document {ascii(doc.id)}: {surrogate_message(where, value[k])}", path)
+    for name, spans in doc.layers.items():
+        for span in spans:
+            problem = span_problem(span, len(doc.text))
+            if problem:
+                raise DistantError(f"document {doc.id}: layer {name!r}: {problem}", path)
+        found = find_lone_surrogate([name, *(x for s in spans for x in (s.source, s.kb_id))], f"layer {name!r}")
+        if found:
+            raise DistantError(f"document {doc.id}: {surrogate_message(found[0], found[1])}", path)
+    if not isinstance(doc.meta, dict):
+        raise DistantError(f"document {doc.id}: found meta = {show(doc.meta)}, expected a dict", path)
+    found = find_lone_surrogate(doc.meta, "meta")
+    if found:
+        raise DistantError(f"document {doc.id}: {surrogate_message(*found)}", path)
+    problem = meta_problem(doc.meta, doc.text)
+    if problem:
+        raise DistantError(f"document {doc.id}: {problem[1]}", path)
