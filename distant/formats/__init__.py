@@ -1,7 +1,13 @@
 """Readers and writers of corpus formats, one module per format, in one registry.
 
 Every reader returns :class:`~distant.docs.Document` objects; every writer takes them. A format is named
-explicitly or guessed from the file name (a ``.txt`` file is sniffed: PubTator or plain text).
+explicitly or guessed from the file name (a ``.txt`` file is sniffed: PubTator or plain text). ``-`` reads
+standard input or writes standard output; its format must be named.
+
+Readers are lenient by default: a benign quirk of a real corpus (CR LF line endings, a mention column that
+differs from the text at its offsets, a repaired CoNLL tag, ...) is read and counted in one warning per file;
+``strict=True`` refuses it. Malformed input is always a :class:`~distant.errors.DistantError`. Writers refuse
+what their format cannot read back, and count in a warning what it cannot hold.
 
 ==========  ======  =====  ================================================================
 name        read    write  holds
@@ -17,17 +23,23 @@ ck          yes     no     AutoNER Tie-or-Break chunks
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+from distant.atomic import is_stdio
 from distant.docs import GOLD, PRED, Document
 from distant.errors import DistantError
 from distant.formats import ck, conll, docbin, jsonl, pubtator, text
+from distant.formats.lines import source_name
+from distant.formats.validate import check_document
 
-Reader = Callable[..., list[Document]]  # (path, *, layer, scheme) -> documents
+log = logging.getLogger(__name__)
+
+Reader = Callable[..., list[Document]]  # (path, *, layer, scheme, strict) -> documents
 Writer = Callable[..., None]  # (docs, path, *, layer, scheme) -> None
 
 
@@ -37,10 +49,11 @@ class Format:
 
     Attributes:
         name: The name a config or the CLI uses.
-        read: ``read(path, *, layer, scheme) -> list[Document]``.
+        read: ``read(path, *, layer, scheme, strict) -> list[Document]``.
         write: ``write(docs, path, *, layer, scheme)``, or ``None`` for a read-only format.
         extensions: File name endings that select it (lower case, with the dot).
         description: One line for help texts.
+        spans: Whether it holds spans (plain text does not).
     """
 
     name: str
@@ -48,10 +61,12 @@ class Format:
     write: Writer | None
     extensions: tuple[str, ...]
     description: str
+    spans: bool = True
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("text", text.read, text.write, (".txt",), "plain text: one document per line, or a folder of .txt files"),
+    Format("text", text.read, text.write, (".txt",), "plain text: one document per line, or a folder of .txt files",
+           spans=False),
     Format("pubtator", pubtator.read, pubtator.write, (".pubtator", ".pubtator.txt"),
            "PubTator: PMID|t|title, PMID|a|abstract, tab-separated mention lines"),
     Format("conll", conll.read, conll.write, (".conll", ".tsv", ".bio", ".iob", ".iob2", ".iobes"),
@@ -70,14 +85,22 @@ def _format(name: str) -> Format:
         raise DistantError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}") from None
 
 
-def detect_format(path: str | PathLike) -> str:
+def detect_format(path: str | PathLike, *, output: bool = False) -> str:
     """Return the format of ``path`` from its name; a folder is ``text``; an existing ``.txt`` file is sniffed.
 
     A ``.txt`` file is PubTator when its first non-empty line looks like ``PMID|t|`` or ``PMID|a|``.
 
+    Args:
+        path: The input or output.
+        output: ``path`` is to be written (for the message about ``-``).
+
     Raises:
-        DistantError: the name ends with no known extension.
+        DistantError: the name ends with no known extension, or is ``-`` (standard input or output).
     """
+    if is_stdio(path):
+        stream, option = ("standard output", "--to") if output else ("standard input", "--from")
+        raise DistantError(f"cannot tell the format of {stream} from a name; expected the format named "
+                           f"({option} {' | '.join(FORMATS)}, e.g. {option} jsonl)", "-")
     path = Path(path)
     if path.is_dir():
         return "text"
@@ -105,29 +128,36 @@ def _looks_like_pubtator(path: Path) -> bool:
 
 
 def read_documents(path: str | PathLike, fmt: str | None = None, *, layer: str = GOLD,
-                   scheme: str | None = None) -> list[Document]:
+                   scheme: str | None = None, strict: bool = False) -> list[Document]:
     """Read documents from ``path``.
 
     Args:
-        path: A file, or a folder of ``.txt`` files.
+        path: A file, a folder of ``.txt`` files, or ``-`` for standard input (``fmt`` is then needed).
         fmt: The format's name; ``None`` detects it (:func:`detect_format`).
         layer: The layer that receives the file's spans (JSONL and DocBin files name their own layers).
-        scheme: The tag scheme of a CoNLL file; ``None`` guesses it.
+        scheme: The tag scheme of a CoNLL file; ``None`` detects it (and logs which).
+        strict: Refuse the benign quirks that are otherwise read and counted in one warning per file.
 
     Raises:
         DistantError: an unknown format, or bad input (the message names the file and line).
     """
     path = Path(path)
-    return _format(fmt or detect_format(path)).read(path, layer=layer, scheme=scheme)
+    return _format(fmt or detect_format(path)).read(path, layer=layer, scheme=scheme, strict=strict)
 
 
 def write_documents(docs: Iterable[Document], path: str | PathLike, fmt: str | None = None, *, layer: str = PRED,
                     scheme: str = "IOB2") -> None:
     """Write documents to ``path`` atomically.
 
+    Every document is checked first (:func:`~distant.formats.validate.check_document`: no lone surrogate, valid
+    labels, well-formed meta). Plain text holds no spans: when the format was guessed from the name (``out.txt``
+    or a folder) and ``layer`` has spans, nothing is written and the error counts them; when ``text`` is named,
+    the texts are written with one warning that counts the spans left out.
+
     Args:
         docs: The documents.
-        path: The output file (a folder for ``text`` with one file per document).
+        path: The output file (a folder for ``text`` with one file per document), or ``-`` for standard output
+            (``fmt`` is then needed).
         fmt: The format's name; ``None`` detects it from the name.
         layer: The layer to write (JSONL writes every layer; DocBin writes every layer and makes this one the
             entities).
@@ -137,21 +167,39 @@ def write_documents(docs: Iterable[Document], path: str | PathLike, fmt: str | N
         DistantError: an unknown or read-only format, or documents the format cannot hold.
     """
     path = Path(path)
-    f = _format(fmt or detect_format(path))
+    f = _format(fmt or detect_format(path, output=True))
     if f.write is None:
         writable = ", ".join(name for name, g in FORMATS.items() if g.write is not None)
         raise DistantError(f"format {f.name!r} is read only; expected one of {writable}", path)
     docs = docs if isinstance(docs, Sequence) else list(docs)
+    for doc in docs:
+        check_document(doc, source_name(path))
+    if not f.spans:
+        _spans_not_held(docs, path, f.name, layer, named=fmt is not None)
     f.write(docs, path, layer=layer, scheme=scheme)
 
 
+def _spans_not_held(docs: Sequence[Document], path: Path, fmt: str, layer: str, *, named: bool) -> None:
+    n = sum(len(doc.spans(layer)) for doc in docs)
+    if not n:
+        return
+    holding = ", ".join(name for name, g in FORMATS.items() if g.spans and g.write is not None)
+    if not named:
+        raise DistantError(f"found {n} spans in layer {layer!r} and a name that means {fmt} ({path.name or path}), "
+                           f"which holds no spans; expected a format that holds them ({holding}), or the format "
+                           f"{fmt} named explicitly to write the texts alone", source_name(path))
+    log.warning("%s: %d spans in layer %r not written: %s holds no spans (%s do)", source_name(path), n, layer, fmt,
+                holding)
+
+
 def convert(src: str | PathLike, dst: str | PathLike, src_fmt: str | None = None, dst_fmt: str | None = None, *,
-            layer: str = GOLD, scheme: str = "IOB2") -> int:
+            layer: str = GOLD, scheme: str = "IOB2", src_scheme: str | None = None, strict: bool = False) -> int:
     """Read ``src`` and write it to ``dst``, keeping ``layer``; return the number of documents.
 
-    ``scheme`` is the tag scheme of a CoNLL output (a CoNLL input's scheme is guessed from its tags).
+    ``scheme`` is the tag scheme of a CoNLL output, ``src_scheme`` that of a CoNLL input (``None``: detected
+    from its tags); ``strict`` makes the reading strict (:func:`read_documents`).
     """
-    docs = read_documents(src, src_fmt, layer=layer)
+    docs = read_documents(src, src_fmt, layer=layer, scheme=src_scheme, strict=strict)
     write_documents(docs, dst, dst_fmt, layer=layer, scheme=scheme)
     return len(docs)
 
