@@ -62,20 +62,22 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         yield from _stdout(binary, encoding)
         return
     path = Path(path)
-    if path.is_symlink():
+    try:
+        info = path.stat()  # of what a symlink points to
+    except (FileNotFoundError, NotADirectoryError):
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):  # a FIFO, a device (/dev/stdout): write through
+        if stat.S_ISDIR(info.st_mode):
+            raise DistantError("found a folder, expected a file to write", path)
+        try:
+            f = open(path, mode, encoding=None if binary else encoding, newline=None if binary else "")
+        except OSError as e:
+            raise _writable_error(path, e) from None
+        with f:
+            yield f
+        return
+    if path.is_symlink():  # replace the file it points to, not the link
         path = Path(os.path.realpath(path))
-    with contextlib.suppress(FileNotFoundError):
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO, a device, a socket: write through, never replace
-            if stat.S_ISDIR(info.st_mode):
-                raise DistantError("found a folder, expected a file to write", path)
-            try:
-                f = open(path, mode, encoding=None if binary else encoding, newline=None if binary else "")
-            except OSError as e:
-                raise _writable_error(path, e) from None
-            with f:
-                yield f
-            return
     yield from _replace(path, mode, encoding)
 
 

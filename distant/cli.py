@@ -111,7 +111,10 @@ def command(fn: Callable) -> Callable:
         except DistantError as e:
             fail(str(e))
         except BrokenPipeError:
-            raise
+            # The reader went away (`distant ... | head`): stop quietly, as Unix tools do.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(SIGPIPE_EXIT) from None
         except OSError as e:  # unreadable input, unwritable output
             where = e.filename or ""
             fail(f"{where}: {e.strerror or e}" if where else str(e.strerror or e))
@@ -466,9 +469,4 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("distant: interrupted", err=True)
         code = 130
-    except BrokenPipeError:
-        # The reader went away (`distant ... | head`): stop quietly, as Unix tools do.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = SIGPIPE_EXIT
     sys.exit(code if isinstance(code, int) else 0)

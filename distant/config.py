@@ -166,12 +166,10 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
     if tp is Path:
         if not isinstance(value, str):
             raise DistantError(f"{where}: expected a path string, found {value!r}", path)
-        p = Path(expand(value, where, path))
-        if p.is_absolute():
-            return p
-        if isinstance(value, CommandLineText):
-            return Path.cwd() / p
-        return p if base is None else base / p
+        p = Path(expand(value, where, path)).expanduser()
+        if not p.is_absolute():
+            p = Path.cwd() / p if isinstance(value, CommandLineText) or base is None else base / p
+        return Path(os.path.normpath(p))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is bool and not isinstance(value, bool) or tp in (int, float, str) and (

@@ -309,25 +309,23 @@ def fit(model: Tagger, examples: Sequence[TaggerExample], optimizer: torch.optim
 
 
 # -- the whole job ------------------------------------------------------------------------------------------
-def pseudo_label(docs: list[Document], config: RunConfig, config_path: Path | None, workers: int = 1) -> dict:
-    """Run the configured labelers and aggregation over ``docs`` (in place); return the labeling summary."""
+def pseudo_label(docs: list[Document], config: RunConfig, config_path: Path | None,
+                 workers: int = 1) -> tuple[dict, list[str]]:
+    """Run the configured labelers and aggregation over ``docs`` (in place).
+
+    Returns:
+        The labeling summary and the run's entity types: ``data.types``, or when it is empty every type the
+        labelers can emit (``unknown_label = "*"`` stands for these).
+    """
     from distant.labelers.pipeline import build_pipeline, label_documents
 
-    labelers, aggregator = build_pipeline(config.labelers, config.aggregate, path=config_path)
+    labelers, aggregator = build_pipeline(config.labelers, config.aggregate, path=config_path,
+                                          types=config.data.types or None)
+    if not aggregator.types:
+        raise DistantError("the labelers can emit no entity type; set data.types or give a typed dictionary",
+                           config_path)
     stats = label_documents(docs, labelers, aggregator, workers=workers)
-    return stats.as_dict()
-
-
-def entity_types(docs: Sequence[Document], configured: Sequence[str]) -> list[str]:
-    """Return the entity types to learn: the configured ones, else every type in the pseudo layer."""
-    if configured:
-        return list(configured)
-    from distant.labelers.base import label_types
-
-    found = {t for doc in docs for s in doc.spans(PSEUDO) for t in label_types(s.label)}
-    if not found:
-        raise DistantError("the labelers found no entity at all in the training text; check the dictionaries")
-    return sorted(found)
+    return stats.as_dict(), list(aggregator.types)
 
 
 def tag_names(types: Sequence[str]) -> list[str]:
@@ -511,18 +509,19 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     # 1. pseudo-labels (cached in the run folder, so a resumed run trains on the same ones)
     t0 = time.perf_counter()
     pseudo_file = run_dir / "pseudo.jsonl"
-    if resume and pseudo_file.is_file():
+    checkpoint = load_checkpoint(last_path) if resume else None
+    if checkpoint is not None and pseudo_file.is_file():
         docs = read_documents(pseudo_file, "jsonl")
+        tags = list(checkpoint["model"]["vocabs"]["tags"])  # the tags the run was started with
     else:
         emit({"event": "stage", "stage": "label", "message": "labeling the training text"})
         docs = read_corpus(config.data.train, config.data.train_format)
         for doc in docs:
             doc.layers.pop(GOLD, None)  # the training text is unlabeled: never learn from its annotations
-        report["labeling"] = pseudo_label(docs, config, config_path, workers)
+        report["labeling"], types = pseudo_label(docs, config, config_path, workers)
         write_documents(docs, pseudo_file, "jsonl", layer=PSEUDO)
+        tags = tag_names(types)
     timings["label"] = time.perf_counter() - t0
-    types = entity_types(docs, config.data.types)
-    tags = tag_names(types)
 
     # 2. dev documents: gold when configured (optionally a budget), else a held-out pseudo-labeled split
     if config.data.dev is not None:
@@ -543,7 +542,6 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     # 3. model (and the char LM, pre-trained once and reused)
     train_chunks = [c for c in chunks(train_docs, config.data.max_tokens) if c.last > c.first]
     train_words = chunk_words(train_docs, train_chunks)
-    checkpoint = load_checkpoint(last_path) if resume else None
     t0 = time.perf_counter()
     if checkpoint is not None:
         model = Tagger.from_checkpoint(checkpoint["model"], where=str(last_path))
