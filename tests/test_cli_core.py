@@ -100,8 +100,45 @@ def test_conll_scoring_equals_seqeval_on_bc5cdr(data_dir, tmp_path):
         pred_seqs.append(p)
     pred = tmp_path / "pred.tsv"
     pred.write_text("\n".join(out) + "\n", encoding="utf-8")
-    ours = scores(run("evaluate", gold, pred, "--json"))
+    # The corrupted tags hold I- tags that continue nothing: read as entities that start there (a counted
+    # repair, conlleval's reading and seqeval's default mode); --strict refuses them; seqeval's strict mode
+    # drops them, which is the score of the same file with every such I- written as O.
+    ours = scores(run("evaluate", gold, pred, "--json", "--scheme", "IOB2"))
+    ref = classification_report(gold_seqs, pred_seqs, output_dict=True)
+    _assert_same_scores(ours, ref)
+    strict = run("evaluate", gold, pred, "--json", "--strict")
+    assert strict.exit_code == 2 and "I-" in strict.stderr
+    dropped = [_drop_orphans(seq) for seq in pred_seqs]
+    assert dropped != pred_seqs
+    pred.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(words, seq))
+                                for words, seq in zip(_words(gold), dropped)) + "\n", encoding="utf-8")
     ref = classification_report(gold_seqs, pred_seqs, mode="strict", scheme=IOB2, output_dict=True)
+    _assert_same_scores(scores(run("evaluate", gold, pred, "--json", "--strict")), ref)
+
+
+def _drop_orphans(tags: list[str]) -> list[str]:
+    """Return ``tags`` with every I-X that continues no X entity written as O (seqeval strict's reading)."""
+    out: list[str] = []
+    for tag in tags:
+        previous = out[-1] if out else "O"
+        orphan = tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:])
+        out.append("O" if orphan else tag)
+    return out
+
+
+def _words(path: Path) -> list[list[str]]:
+    sentences, words = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            if words:
+                sentences.append(words)
+            words = []
+        else:
+            words.append(line.split("\t")[0])
+    return sentences + ([words] if words else [])
+
+
+def _assert_same_scores(ours: dict, ref: dict) -> None:
     assert ours["micro"]["support"] == ref["micro avg"]["support"] == 9809
     assert ours["micro"]["f1"] == pytest.approx(ref["micro avg"]["f1-score"], abs=1e-12)
     for label in ("Chemical", "Disease"):
