@@ -16,7 +16,7 @@ text        yes     yes    one document per line, or a folder of ``.txt`` files
 pubtator    yes     yes    title, abstract and mention lines (BioCreative, PubTator)
 conll       yes     yes    one token and tag per line (IOB2, IOB1, IOBES, IO)
 jsonl       yes     yes    one JSON document per line with every span layer (lossless)
-docbin      yes     yes    spaCy DocBin (``.spacy``)
+docbin      yes     yes    spaCy DocBin (``.spacy``), the whole document kept in ``user_data``
 ck          yes     no     AutoNER Tie-or-Break chunks
 ==========  ======  =====  ================================================================
 """

@@ -67,11 +67,6 @@ class Quirks:
         if len(entry[1]) < EXAMPLES:
             entry[1].append((line, detail))
 
-    @property
-    def count(self) -> int:
-        """How many quirks were noted."""
-        return sum(n for n, _ in self._found.values())
-
     def report(self) -> None:
         """Log one warning with the count and first cases of each kind noted, then forget them."""
         if not self._found:
