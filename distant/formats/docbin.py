@@ -145,7 +145,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
         raise DistantError(f"empty input: expected {EXPECTED}", name)
     try:
         sdocs = list(DocBin(store_user_data=True).from_bytes(data).get_docs(Vocab()))
-    except Exception as e:  # noqa: BLE001 -- zlib, msgpack and spaCy raise many types for bytes that are no DocBin
+    except Exception as e:  # zlib, msgpack and spaCy raise many types for bytes that are no DocBin
         message = f"{type(e).__name__}: {e}".replace("\n", " ").replace("\r", " ")
         raise DistantError(f"found no DocBin ({message[:200]}), expected {EXPECTED}", name) from None
     docs = []
@@ -187,8 +187,8 @@ def _read_doc(sdoc: SpacyDoc, default_id: str, layer: str) -> tuple[Document, li
         obj = json.loads(payload) if isinstance(payload, str) else None
     except (ValueError, RecursionError):
         obj = None
-    if not isinstance(obj, dict):
-        raise jsonl.FieldError(f"found {DOC_KEY} = {str(payload)[:40]!r}, expected a JSON object")
+    if not isinstance(obj, dict) or "tokens" not in obj:
+        raise jsonl.FieldError(f"found {DOC_KEY} = {str(payload)[:40]!r}, expected a JSON object with tokens")
     doc = jsonl.from_json({**obj, "id": doc_id, "text": sdoc.text})
     changed = []
     for name in sorted(set(groups) | set(doc.layers)):
