@@ -99,8 +99,8 @@ def detect_format(path: str | PathLike, *, output: bool = False) -> str:
     """
     if is_stdio(path):
         stream, option = ("standard output", "--to") if output else ("standard input", "--from")
-        raise DistantError(f"cannot tell the format of {stream} from a name; expected the format named "
-                           f"({option} {' | '.join(FORMATS)}, e.g. {option} jsonl)", "-")
+        raise DistantError(f"cannot tell the format of {stream} ('-') from a name; expected the format named "
+                           f"({option} {' | '.join(FORMATS)}, e.g. {option} jsonl)")
     path = Path(path)
     if path.is_dir():
         return "text"

@@ -99,7 +99,8 @@ def _read_lines(path: Path, quirks: Quirks) -> list[_RawDocument]:
         stripped = line.strip()
         if not stripped:
             if blank_before:
-                quirks.note("extra blank lines", number, found="a second blank line",
+                quirks.note("extra blank lines", number,
+                            found="a second blank line" if number > 1 else "a blank line first",
                             expected="one blank line after each sentence")
             blank_before = True
         else:

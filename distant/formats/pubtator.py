@@ -105,7 +105,8 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
         for number, line in iter_lines(path, EXPECTED, quirks):
             if not line.strip():
                 if blank_before:
-                    quirks.note("extra blank lines", number, found="a second blank line",
+                    quirks.note("extra blank lines", number,
+                                found="a second blank line" if number > 1 else "a blank line first",
                                 expected="one blank line between documents")
                 blank_before = True
                 if block is not None:
