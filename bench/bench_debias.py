@@ -42,7 +42,7 @@ VARIANTS = {
 }
 BUDGETS = {
     "full": ["debias.target=\"gold\""],
-    "50": ["data.dev_budget=50", "debias.target=\"gold\"", "debias.gold_budget=50"],
+    "50": ["data.dev_budget=50", "debias.target=\"gold\""],
     "none": ["debias.target=\"em\""],  # and no data.dev (set in main)
 }
 

@@ -27,9 +27,11 @@ from distant.config import data_dir  # noqa: E402
 from distant.docs import Document  # noqa: E402
 from distant.evaluate import evaluate  # noqa: E402
 from distant.formats import read_documents  # noqa: E402
+from distant.config.labelers import (  # noqa: E402
+    AbbreviationOptions, ConsistencyOptions, DictionaryOptions, PatternOptions,
+)
 from distant.labelers import (  # noqa: E402
-    AbbreviationLabeler, AbbreviationOptions, ConsistencyLabeler, ConsistencyOptions, DictionaryLabeler,
-    DictionaryOptions, PatternLabeler, PatternOptions, PriorityAggregator,
+    AbbreviationLabeler, ConsistencyLabeler, DictionaryLabeler, PatternLabeler, PriorityAggregator,
 )
 from distant.labelers.pipeline import label_documents  # noqa: E402
 from distant.tokenize import default_tokenizer  # noqa: E402

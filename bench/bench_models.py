@@ -13,8 +13,9 @@ import time
 
 import torch
 
+from distant.config.run import PretrainConfig
 from distant.models import (CharLMConfig, Tagger, TaggerConfig, TaggerExample, build_charlm, build_tagger,
-                            collate, compute_charlm_features, pretrain_charlm)
+                            compute_charlm_features, pretrain_charlm)
 
 TAGS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
 
@@ -52,8 +53,8 @@ def time_training(tagger: Tagger, examples: list[TaggerExample], batch_size: int
     for step in range(steps + 5):
         ids = [(step * batch_size + i) % len(examples) for i in range(batch_size)]
         start = time.perf_counter()
-        batch = collate([examples[i] for i in ids])
-        loss, _ = tagger.loss(batch)
+        batch = tagger.collate([examples[i] for i in ids])
+        loss = tagger.loss(batch).total()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(tagger.trainable_parameters(), 5.0)
@@ -68,7 +69,7 @@ def time_decoding(tagger: Tagger, examples: list[TaggerExample], batch_size: int
     """Return decoding words/s (Viterbi + marginals), from the median batch time."""
     words, times = 0, []
     for step in range(steps):
-        batch = collate(examples[step * batch_size:(step + 1) * batch_size])
+        batch = tagger.collate(examples[step * batch_size:(step + 1) * batch_size])
         start = time.perf_counter()
         tagger.decode(batch)
         times.append(time.perf_counter() - start)
@@ -108,12 +109,12 @@ def main() -> None:
         start = time.perf_counter()
         feats = compute_charlm_features(charlm, sentences)
         cache_wps = sum(map(len, sentences)) / (time.perf_counter() - start)
-        ex = tagger.encode(sentences, allowed=allowed, char_features=feats)
+        ex = tagger.encode(sentences, allowed=allowed, cached={"charlm": feats})
         rows.append((f"(b) + cached char-LM features, BiLSTM {hidden}/dir", time_training(tagger, ex, bs, args.steps),
                      time_decoding(tagger, ex, bs, args.steps)))
         cfg = TaggerConfig(word_dim=100, hidden_size=hidden, use_charlm=True, freeze_charlm=True, char_proj_dim=128)
         tagger = build_tagger(sentences, TAGS, cfg, charlm=charlm)
-        ex = tagger.encode(sentences, allowed=allowed, char_features=feats)
+        ex = tagger.encode(sentences, allowed=allowed, cached={"charlm": feats})
         rows.append((f"(b') same, char features projected to 128, BiLSTM {hidden}/dir",
                      time_training(tagger, ex, bs, args.steps), time_decoding(tagger, ex, bs, args.steps)))
 
@@ -124,7 +125,7 @@ def main() -> None:
                      time_decoding(tagger, ex, bs, args.steps)))
 
     start = time.perf_counter()
-    for p in pretrain_charlm(sentences, lm_config, epochs=1, seed=0):
+    for p in pretrain_charlm(sentences, lm_config, PretrainConfig(epochs=1), seed=0):
         pass
     pre_chars = p["chars_per_s"]
     pre_wps = sum(map(len, sentences)) / (time.perf_counter() - start)

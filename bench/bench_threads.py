@@ -41,7 +41,7 @@ def cell(workload: str, threads: int, seconds: float) -> float:
     """Run one workload for about ``seconds`` and return its throughput."""
     import torch
 
-    from distant.models import CharLMConfig, TaggerConfig, build_charlm, build_tagger, collate, parallel
+    from distant.models import CharLMConfig, TaggerConfig, build_charlm, build_tagger, parallel
     from distant.models.charlm import collate_chars
 
     parallel.configure(threads, "cpu")
@@ -64,16 +64,16 @@ def cell(workload: str, threads: int, seconds: float) -> float:
         config = TaggerConfig(word_dim=50, hidden_size=200, use_charlm=True, freeze_charlm=True, char_proj_dim=128)
         tagger = build_tagger(sentences, ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"], config,
                               charlm=lm)
-        features = tagger.cached_features(sentences)
+        features = tagger.cache(sentences)
         allowed = [torch.ones(len(s), 5, dtype=torch.bool) for s in sentences]
-        examples = tagger.encode(sentences, allowed=allowed, **features)
-        examples.sort(key=lambda e: len(e.words))  # length-bucketed batches, as training makes them
+        examples = tagger.encode(sentences, allowed=allowed, cached=features)
+        examples.sort(key=lambda e: e.length)  # length-bucketed batches, as training makes them
         optimizer = torch.optim.RAdam(tagger.trainable_parameters(), lr=1e-3)
         tagger.train()
 
         def step(k: int) -> int:
-            batch = collate(examples[(k * 32) % len(examples):][:32])
-            loss, _ = tagger.loss(batch)
+            batch = tagger.collate(examples[(k * 32) % len(examples):][:32])
+            loss = tagger.loss(batch).total()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

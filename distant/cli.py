@@ -8,6 +8,7 @@ errors (an unknown option, a bad value), which click would otherwise print as a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -79,7 +80,7 @@ def _device(value: str | None) -> str | None:
     """Check a device option's spelling (whether the machine has it is checked when the device is used)."""
     if value is None:
         return None
-    from distant.train import check_device_name
+    from distant.device import check_device_name
 
     try:
         check_device_name(value)
@@ -404,7 +405,8 @@ def predict(
     dst_format: ToOpt = None,
     from_scheme: FromSchemeOpt = None,
     to_scheme: ToSchemeOpt = "IOB2",
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.")] = 128,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Sentences per batch (default: the model's "
+                                                      "predict.batch_size).")] = None,
     device: DeviceOpt = "auto",
     threads: Annotated[int, typer.Option(min=0, help="0: one torch thread and parallel branches; N: N torch "
                                          "threads.")] = 0,
@@ -412,13 +414,11 @@ def predict(
     verbose: VerboseOpt = False,
 ) -> None:
     """Tag documents with a trained model: spans with character offsets and confidences."""
+    from distant.device import setup
     from distant.formats import write_documents
-    from distant.models import parallel
     from distant.predict import load_model, predict_documents
-    from distant.train import resolve_device
 
-    dev = resolve_device(device)
-    parallel.configure(threads, dev)
+    dev, _ = setup(device, threads)
     tagger = load_model(model, dev)
     docs = [doc for path in inputs for doc in _read(path, src_format, layer="gold", scheme=from_scheme,
                                                     strict=strict)]
@@ -432,26 +432,27 @@ def predict(
 @app.command("pretrain-lm")
 @command
 def pretrain_lm(
-    config: Annotated[Path, typer.Argument(help="Run config (TOML): its [model.charlm], [train] and [data] text.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for charlm.pt (give it to train.charlm).")],
+    config: Annotated[Path, typer.Argument(help="Run config (TOML): its [model.charlm], [pretrain] and [data] text.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for charlm.pt (give it to pretrain.charlm).")],
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key.")] = None,
     text: Annotated[Optional[list[Path]], typer.Option(help="Raw text to pre-train on (default: data.train + data.extra_text).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Passes over the text (default: train.pretrain_epochs or 1).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Passes over the text (default: pretrain.epochs or 1).")] = None,
     device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
     """Pre-train the character language model on unlabeled text, once, for reuse by training runs."""
     from distant.corpus import chunk_words, chunks, read_corpus
-    from distant.models import parallel
-    from distant.train import CHARLM_FILE, load_config, pretrain_lm as run, resolve_device
+    from distant.device import setup
+    from distant.pretrain import CHARLM_FILE, pretrain_lm as run
+    from distant.train import load_config
 
     cfg = load_config(config, overrides or [])
-    cfg.train.pretrain_epochs = epochs or cfg.train.pretrain_epochs or 1
-    dev = resolve_device(device)
-    parallel.configure(cfg.train.threads, dev)
+    settings = dataclasses.replace(cfg.pretrain, epochs=epochs or cfg.pretrain.epochs or 1)
+    dev, _ = setup(device, cfg.train.threads)
     docs = read_corpus(text or [*cfg.data.train, *cfg.data.extra_text])
     sentences = chunk_words(docs, chunks(docs, cfg.data.max_tokens))
-    run(sentences, cfg, output / CHARLM_FILE, dev, _progress_printer(_stderr_console()))
+    run(sentences, cfg.model.charlm, settings, output / CHARLM_FILE, dev, _progress_printer(_stderr_console()),
+        seed=cfg.train.seed)
     typer.echo(str(output / CHARLM_FILE))
 
 

@@ -6,16 +6,21 @@ aggregated pseudo-labels, ``pred`` for predictions, ``gold`` for gold annotation
 
 Tags are three-valued: an entity tag (``B-Chemical``), :data:`O`, or :data:`UNKNOWN` ("no label": the token
 may take any tag). A labeler that did not fire says nothing; only an explicit ``O`` says "not an entity".
+
+Span labels: an entity type (``Chemical``, :func:`is_type_name`), several types joined by ``|``
+(``Chemical|Disease``: an entity of one of these types, never O; :func:`label_types`, :func:`join_types`),
+:data:`O` (explicitly not an entity) or :data:`UNKNOWN` (the tokens may take any tag).
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from distant.errors import DistantError
 
@@ -25,6 +30,9 @@ UNKNOWN = "-"  # spaCy's marker for a missing tag: the token may take any tag
 GOLD = "gold"
 PSEUDO = "pseudo"
 PRED = "pred"
+
+ANY_TYPE = "*"  # in a config: "an entity of any of the run's types", resolved to join_types(run types)
+TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")  # an entity type such as Chemical or Gene_or_protein
 
 LABEL_EXPECTED = "a non-empty label without tabs, line breaks, control characters or surrounding spaces"
 _CONTROL = {"Cc", "Cs", "Zl", "Zp"}  # tabs and line breaks, lone surrogates, line and paragraph separators
@@ -46,6 +54,28 @@ def _string_label_problem(label: str) -> str | None:
     if not label or label != label.strip() or any(unicodedata.category(c) in _CONTROL for c in label):
         return f"found label {label!r}, expected {LABEL_EXPECTED}"
     return None
+
+
+def is_type_name(label: str) -> bool:
+    """Return whether ``label`` is a valid entity type name (not ``O``, not ``-``)."""
+    return label != O and TYPE_NAME.fullmatch(label) is not None
+
+
+def label_types(label: str) -> list[str]:
+    """Return the entity types a span label allows: ``[]`` for O and unknown, ``["A", "B"]`` for ``A|B``."""
+    if label == O or label == UNKNOWN:
+        return []
+    return label.split("|")
+
+
+def is_typed(label: str) -> bool:
+    """Return whether ``label`` is a single entity type (not ``O``, ``-`` or ``A|B``)."""
+    return label != UNKNOWN and is_type_name(label)
+
+
+def join_types(types: Iterable[str]) -> str:
+    """Return the label for a span of any of ``types`` (sorted, ``|``-joined)."""
+    return "|".join(sorted(set(types)))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -75,6 +105,14 @@ class Span:
     def with_(self, **changes: Any) -> Span:
         """Return a copy with some fields changed."""
         return replace(self, **changes)
+
+
+class TokenSpan(NamedTuple):
+    """A span with the token range ``[first, last)`` whose characters it covers exactly."""
+
+    first: int
+    last: int
+    span: Span
 
 
 @dataclass(slots=True)
@@ -115,11 +153,6 @@ class Document:
         text = self.text
         return [text[s:e] for s, e in self._require_tokens()]
 
-    def sentence_words(self) -> list[list[str]]:
-        """Return the token strings of each sentence."""
-        words = self.words()
-        return [words[a:b] for a, b in self.sentences or []]
-
     def _require_tokens(self) -> list[tuple[int, int]]:
         if self.tokens is None:
             raise ValueError(f"document {self.id} is not tokenized")
@@ -147,6 +180,27 @@ class Document:
         i = bisect.bisect_right(ends, start)  # first token ending after `start`
         j = bisect.bisect_left(starts, end)  # first token starting at or after `end`
         return (i, j) if i < j else None
+
+    def align(self, spans: Iterable[Span], *, within_sentence: bool = False) -> tuple[list[TokenSpan], list[Span]]:
+        """Return the spans whose ends fall on token boundaries, with their token ranges, and the others.
+
+        The one way character spans become token ranges: exactly, or not at all. What cannot be aligned is
+        returned, for the caller to count and report (never dropped without a word).
+
+        Args:
+            spans: Character spans of this (tokenized) document.
+            within_sentence: Also leave out a span that crosses a sentence boundary.
+        """
+        sentence_of = self.sentence_of_token() if within_sentence else None
+        aligned: list[TokenSpan] = []
+        unaligned: list[Span] = []
+        for span in spans:
+            found = self.token_range(span.start, span.end)
+            if found is None or (sentence_of is not None and sentence_of[found[0]] != sentence_of[found[1] - 1]):
+                unaligned.append(span)
+            else:
+                aligned.append(TokenSpan(found[0], found[1], span))
+        return aligned, unaligned
 
     def char_span(self, i: int, j: int) -> tuple[int, int]:
         """Return the character offsets of the token range ``[i, j)``."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from distant.docs import O, UNKNOWN, Document, Span
-from distant.labelers.base import is_type_name
+from distant.docs import O, UNKNOWN, Document, Span, is_type_name
 
 
 def _typed(span: Span) -> bool:

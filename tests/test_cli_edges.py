@@ -7,7 +7,6 @@ them into one line (typer's test runner shows click's own multi-line box instead
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 CONFIG = ROOT / "configs" / "sample.toml"
 GOLD = SAMPLE / "gold.pubtator"
-TINY = ["--set", "train.epochs=1", "--set", "train.pretrain_epochs=0", "--set", "model.charlm.hidden_size=16",
+TINY = ["--set", "train.epochs=1", "--set", "pretrain.epochs=0", "--set", "model.charlm.hidden_size=16",
         "--set", "model.hidden_size=16"]
 runner = CliRunner()
 
@@ -83,7 +82,7 @@ def test_version_verbose_after_the_command_and_help_text(capsys):
     code, out, err = cli(capsys, "evaluate", GOLD, GOLD, "-v")
     assert code == 0 and "micro" in out
     code, out, _ = cli(capsys, "pretrain-lm", "--help")
-    assert code == 0 and "[model.charlm]" in out and "[train]" in out
+    assert code == 0 and "[model.charlm]" in out and "[pretrain]" in out
 
 
 @pytest.mark.parametrize("override,needle", [
@@ -139,9 +138,9 @@ def _damaged(checkpoint: dict, how: str) -> dict:
         key = next(k for k, v in checkpoint["state_dict"].items() if v.dim() == 2)
         checkpoint["state_dict"][key] = torch.zeros(3, 3)
     elif how == "vocab not a list":
-        checkpoint["vocabs"]["words"]["words"] = "not a list"
+        checkpoint["inputs"]["words"]["words"]["words"] = "not a list"
     elif how == "tags not strings":
-        checkpoint["vocabs"]["tags"] = [1, 2, 3]
+        checkpoint["tags"] = [1, 2, 3]
     elif how == "config value":
         checkpoint["config"]["dropout"] = "high"
     elif how == "unknown config key":

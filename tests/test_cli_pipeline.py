@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ SAMPLE = ROOT / "data" / "sample"
 CONFIG = ROOT / "configs" / "sample.toml"
 runner = CliRunner()
 
-SMALL = ["--set", "train.pretrain_epochs=1", "--set", "model.charlm.hidden_size=32"]
+SMALL = ["--set", "pretrain.epochs=1", "--set", "model.charlm.hidden_size=32"]
 QUICK = ["--set", "train.epochs=2", *SMALL]
 
 
@@ -54,7 +53,7 @@ def test_train_writes_a_complete_run_folder(trained):
     assert report["train"]["epochs"] == 2 and 0.0 <= report["test"]["micro"]["f1"] <= 1.0
     assert len((trained / "metrics.jsonl").read_text().splitlines()) == 2
     checkpoint = torch.load(trained / "model.pt", map_location="cpu", weights_only=True)
-    assert checkpoint["format_version"] == 1 and checkpoint["vocabs"]["tags"][0] == "O"
+    assert checkpoint["format_version"] == 2 and checkpoint["tags"][0] == "O"
 
 
 def test_label_predict_evaluate(trained, tmp_path):
@@ -113,7 +112,7 @@ def test_self_training_folds_predictions_into_the_pseudo_labels(tmp_path):
     history = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [h["round"] for h in history] == [0, 0, 1]
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["self_training"][0]["round"] == 1
+    assert report["train"]["self_training"][0]["round"] == 1
     assert (run_dir / "pseudo.round1.jsonl").is_file()
 
 

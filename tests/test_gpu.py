@@ -13,26 +13,15 @@ import torch
 from typer.testing import CliRunner
 
 from distant.cli import app
-from distant.models import CharLMConfig, TaggerConfig, build_charlm, build_tagger, collate
+from distant.models import CharLMConfig, TaggerConfig, build_charlm, build_tagger
 from distant.models.crf import CRF, bio_constraints
+
+from tests.test_models import SENTENCES, TAGS, encoded
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 CUDA = torch.device("cuda")
 ROOT = Path(__file__).resolve().parents[1]
-TAGS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
-SENTENCES = [s.split() for s in (
-    "Aspirin caused severe headache in two patients .",
-    "Lithium carbonate induced renal failure .",
-    "No hypertension was seen after cocaine use .",
-    "Cisplatin nephrotoxicity is dose dependent .",
-)]
-GOLD = [t.split() for t in (
-    "B-Chemical O O B-Disease O O O O",
-    "B-Chemical I-Chemical O B-Disease I-Disease O",
-    "O B-Disease O O O B-Chemical O O",
-    "B-Chemical B-Disease O O O O",
-)]
 
 
 def _crf_inputs() -> tuple[CRF, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -67,15 +56,15 @@ def test_tagger_loss_features_and_decoding_on_cuda_equal_cpu() -> None:
     lm = build_charlm(SENTENCES, CharLMConfig(char_dim=8, hidden_size=16, lm_vocab_size=30, lm_cutoffs=(10,)))
     tagger = build_tagger(SENTENCES, TAGS, TaggerConfig(word_dim=16, hidden_size=16, use_charlm=True), charlm=lm)
     tagger.eval()
-    batch = collate(tagger.encode(SENTENCES, allowed=GOLD))
-    loss_cpu = tagger.loss(batch)[0]
+    batch = tagger.collate(encoded(tagger))
+    loss_cpu = tagger.loss(batch).total()
     tags_cpu = tagger.decode(batch)
-    features_cpu = tagger.cached_features(SENTENCES)["char_features"]
+    features_cpu = tagger.cache(SENTENCES)["charlm"]
     tagger.to(CUDA)
-    loss_gpu = tagger.loss(batch.to(CUDA))[0]
+    loss_gpu = tagger.loss(batch.to(CUDA)).total()
     assert loss_gpu.device.type == "cuda" and torch.allclose(loss_cpu, loss_gpu.cpu(), atol=1e-3)
     assert tagger.decode(batch.to(CUDA))[0] == tags_cpu[0]
-    features_gpu = tagger.cached_features(SENTENCES, device=CUDA)["char_features"]
+    features_gpu = tagger.cache(SENTENCES, device=CUDA)["charlm"]
     for a, b in zip(features_cpu, features_gpu):
         assert torch.allclose(a.float(), b.float().cpu(), atol=2e-2)
 
@@ -88,7 +77,7 @@ def test_train_and_predict_on_cuda_with_mixed_precision(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "report.json").read_text())
     assert report["device"].startswith("cuda")
-    assert report["train"]["epochs"] == 3 and 0.0 <= report["test"]["micro"]["f1"] <= 1.0
+    assert report["train"]["epochs"] == 3 and report["test"]["micro"]["support"] > 0
     out = tmp_path / "pred.jsonl"
     result = runner.invoke(app, ["predict", str(run_dir), str(ROOT / "data" / "sample" / "abstracts.txt"), "-o",
                                  str(out), "--device", "cuda"])

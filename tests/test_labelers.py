@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from distant.config import data_dir
 from distant.docs import O, UNKNOWN, Document, Span
 from distant.errors import DistantError
+from distant.config.run import PredictConfig
+from distant.config.labelers import AbbreviationOptions, ConsistencyOptions, DictionaryOptions, PatternOptions
 from distant.labelers import (
-    LABELERS, AbbreviationLabeler, AbbreviationOptions, ConsistencyLabeler, ConsistencyOptions,
-    DictionaryLabeler, DictionaryOptions, PatternLabeler, PatternOptions, PriorityAggregator, VoteAggregator,
-    allowed_tags, build_labelers,
+    LABELERS, AbbreviationLabeler, ConsistencyLabeler, DictionaryLabeler, PatternLabeler, PriorityAggregator,
+    VoteAggregator, allowed_tags, build_labelers,
 )
 from distant.labelers.dictionary import PhraseMatcher, select_longest
 from distant.labelers.pipeline import label_documents, labelers_from_args, load_labeling_config, summary_table
@@ -259,7 +260,7 @@ def test_predicted_abbreviations_take_the_long_form_type_and_score_over_the_mode
     second = text.index("LID and")
     d.set_spans("pred", [Span(lf, lf + len("dyskinesia"), "Disease", "model", score=0.8),
                          Span(second, second + 3, "Chemical", "model", score=0.6)])  # the model disagrees here
-    apply_document_rules([d])
+    apply_document_rules([d], "pred", PredictConfig())
     got = [(text[s.start:s.end], s.label, s.source, s.score) for s in d.spans("pred")]
     assert got == [("dyskinesia", "Disease", "model", 0.8), ("LID", "Disease", "abbreviation", 0.8),
                    ("LID", "Disease", "abbreviation", 0.8), ("LID", "Disease", "abbreviation", 0.8)]
@@ -274,7 +275,7 @@ def test_confident_predictions_reach_the_other_occurrences():
         t = d.text
         d.set_spans("pred", [Span(0, 9, "Chemical", "model", score=0.95),
                              Span(t.index("aspirin"), t.index("aspirin") + 7, "Chemical", "model", score=0.5)])
-        apply_document_rules([d], abbreviations=False, consistency_min_score=min_score)
+        apply_document_rules([d], "pred", PredictConfig(propagate_abbreviations=False, consistency_min_score=min_score))
         return [t[s.start:s.end] for s in d.spans("pred")]
 
     assert run(0.9) == ["Cisplatin", "cisplatin", "aspirin"]  # the unsure "aspirin" is not spread
@@ -380,7 +381,7 @@ def test_allowed_tags():
     assert allowed[2] == allowed[3] == allowed[4] == TAGS
     assert allowed[5] == ["O"] and allowed[6] == ["O"]
     loose = allowed_tags(d, TAGS, unmatched="unknown")
-    assert all(loose[5]) and loose[6] == [True, False, False, False, False]
+    assert all(loose[5]) and loose[6].tolist() == [True, False, False, False, False]
     d.set_spans("pseudo", [Span(18, 37, "Disease")])
     assert [[t for t, ok in zip(TAGS, row) if ok] for row in allowed_tags(d, TAGS)][2:5] == [
         ["B-Disease"], ["I-Disease"], ["I-Disease"]]

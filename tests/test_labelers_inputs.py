@@ -14,10 +14,8 @@ from typer.testing import CliRunner
 from distant.config import data_dir
 from distant.docs import Document
 from distant.errors import DistantError
-from distant.labelers import (
-    AbbreviationOptions, ConsistencyOptions, DictionaryLabeler, DictionaryOptions, PatternLabeler, PatternOptions,
-    PriorityAggregator, build_labelers,
-)
+from distant.config.labelers import AbbreviationOptions, ConsistencyOptions, DictionaryOptions, PatternOptions
+from distant.labelers import DictionaryLabeler, PatternLabeler, PriorityAggregator, build_labelers
 from distant.labelers.pattern import nested_quantifier, read_pattern_table
 from distant.labelers.pipeline import label_documents, labelers_from_args, load_labeling_config, summary_table
 

@@ -10,9 +10,8 @@ import pytest
 
 from distant.docs import Document
 from distant.errors import DistantError
-from distant.labelers import (
-    AbbreviationLabeler, ConsistencyLabeler, DictionaryLabeler, DictionaryOptions, PatternLabeler, PatternOptions,
-)
+from distant.config.labelers import DictionaryOptions, PatternOptions
+from distant.labelers import AbbreviationLabeler, ConsistencyLabeler, DictionaryLabeler, PatternLabeler
 from distant.labelers.pipeline import (
     build_pipeline, default_types, label_documents, labelers_from_args, load_labeling_config,
 )

@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from distant.docs import UNKNOWN
+from distant.config.run import PretrainConfig
+from distant.corpus import encode_documents
+from distant.docs import PSEUDO, UNKNOWN, Document, Span
 from distant.errors import DistantError
+from distant.models import (CharLM, CharLMConfig, CharVocab, Tagger, TaggerConfig, WordVocab, build_charlm,
+                            build_tagger, compute_charlm_features, load_word_vectors, pretrain_charlm)
 from distant.models.charlm import cpu_has_bf16
-from distant.models import (CharLM, CharLMConfig, CharVocab, Tagger, TaggerConfig, WordVocab, allowed_matrix,
-                            build_charlm, build_tagger, collate, compute_charlm_features, load_word_vectors,
-                            pretrain_charlm)
+from distant.predict import decode
+from distant.tags import tags_to_spans
 
 TAGS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
 
@@ -36,12 +39,32 @@ SMALL = TaggerConfig(word_dim=24, hidden_size=24, dropout=0.0)
 SMALL_LM = CharLMConfig(char_dim=8, hidden_size=16, lm_vocab_size=30, lm_cutoffs=(10,), dropout=0.0)
 
 
+def documents(tag_rows: list[list[str]] = GOLD) -> list[Document]:
+    """Return the corpus as documents (one sentence each) whose pseudo layer says ``tag_rows`` (``-``: unknown)."""
+    docs = []
+    for k, (words, tags) in enumerate(zip(SENTENCES, tag_rows)):
+        doc = Document(f"s{k}", " ".join(words))
+        starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
+        doc.set_tokens([(a, a + len(w)) for a, w in zip(starts, words)])
+        spans = [Span(*doc.char_span(i, j), label) for i, j, label in tags_to_spans(
+            [t if t != UNKNOWN else "O" for t in tags])]
+        spans += [Span(*doc.char_span(i, i + 1), UNKNOWN) for i, t in enumerate(tags) if t == UNKNOWN]
+        doc.set_spans(PSEUDO, spans)
+        docs.append(doc)
+    return docs
+
+
+def encoded(tagger: Tagger, tag_rows: list[list[str]] = GOLD) -> list:
+    """Encode the corpus for ``tagger`` the way training does, allowed tags from the pseudo layer."""
+    return encode_documents(tagger, documents(tag_rows), allowed_from=PSEUDO).examples
+
+
 def _fit(tagger: Tagger, examples: list, steps: int, lr: float = 0.05) -> None:
     opt = torch.optim.Adam(tagger.trainable_parameters(), lr=lr)
-    batch = collate(examples)
+    batch = tagger.collate(examples)
     tagger.train()
     for _ in range(steps):
-        loss, _ = tagger.loss(batch)
+        loss = tagger.loss(batch).total()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -54,28 +77,41 @@ def test_corpus_is_consistent() -> None:
 def test_overfits_tiny_corpus_with_singleton_sets() -> None:
     torch.manual_seed(0)
     tagger = build_tagger(SENTENCES, TAGS, SMALL)
-    _fit(tagger, tagger.encode(SENTENCES, allowed=GOLD), steps=60)
-    tags, conf = tagger.predict(SENTENCES)
+    examples = encoded(tagger)
+    _fit(tagger, examples, steps=60)
+    tags, conf = decode(tagger, examples)
     assert tags == GOLD
     assert all(0.5 < c <= 1.0 + 1e-6 for row in conf for c in row)
 
 
+def hide_every_other_entity(tags: list[str]) -> list[str]:
+    out, entity = list(tags), -1
+    for i, t in enumerate(tags):
+        entity += t.startswith("B-")
+        if t != "O" and entity % 2:
+            out[i] = UNKNOWN
+    return out
+
+
 def test_unknown_tokens_still_fit_the_known_ones() -> None:
     torch.manual_seed(1)
-    # Hide every other entity token's tag: those tokens may take any tag.
-    partial = [[UNKNOWN if t != "O" and i % 2 else t for i, t in enumerate(row)] for row in GOLD]
+    # Hide every other entity: its tokens ("-" spans) may take any tag.
+    partial = [hide_every_other_entity(row) for row in GOLD]
     tagger = build_tagger(SENTENCES, TAGS, SMALL)
-    _fit(tagger, tagger.encode(SENTENCES, allowed=partial), steps=60)
-    tags, _ = tagger.predict(SENTENCES)
+    examples = encoded(tagger, partial)
+    assert examples[1].allowed[3].all() and examples[1].allowed[0].sum() == 1  # "renal" hidden, "Lithium" B-Chemical
+    _fit(tagger, examples, steps=60)
+    tags, _ = decode(tagger, examples)
     for pred, known in zip(tags, partial):
         assert all(p == k for p, k in zip(pred, known) if k != UNKNOWN)
 
 
-def test_allowed_matrix() -> None:
-    m = allowed_matrix(["O", UNKNOWN, {"B-Chemical", "B-Disease"}], TAGS)
-    assert m.tolist() == [[True, False, False, False, False], [True] * 5, [False, True, False, True, False]]
-    with pytest.raises(DistantError, match="B-Gene"):
-        allowed_matrix(["B-Gene"], TAGS)
+def test_encode_checks_allowed_sets_and_cached_features() -> None:
+    tagger = build_tagger(SENTENCES, TAGS, SMALL)
+    with pytest.raises(DistantError, match="allowed tags of shape"):
+        tagger.encode(SENTENCES[:1], allowed=[torch.ones(2, len(TAGS), dtype=torch.bool)])
+    with pytest.raises(DistantError, match="frozen"):
+        tagger.encode(SENTENCES[:1], cached={"words": [torch.zeros(len(SENTENCES[0]), 24)]})
 
 
 def test_charlm_boundaries_and_causality() -> None:
@@ -92,8 +128,7 @@ def test_charlm_boundaries_and_causality() -> None:
 
 
 def test_charlm_loss_decreases() -> None:
-    config = CharLMConfig.from_dict({**SMALL_LM.to_dict(), "batch_size": 5, "lr": 0.01})
-    progress = list(pretrain_charlm(SENTENCES, config, epochs=15, seed=0))
+    progress = list(pretrain_charlm(SENTENCES, SMALL_LM, PretrainConfig(epochs=15, batch_size=5, lr=0.01), seed=0))
     first = sum(p["loss"] for p in progress[:2]) / 2
     last = sum(p["loss"] for p in progress[-2:]) / 2
     assert last < first - 0.5
@@ -112,8 +147,8 @@ def test_cached_features_equal_live_features(bf16: bool, monkeypatch: pytest.Mon
     tagger = build_tagger(SENTENCES, TAGS, TaggerConfig(word_dim=8, hidden_size=8, use_charlm=True), charlm=lm)
     tagger.eval()
     cached = compute_charlm_features(lm, SENTENCES, dtype=torch.float32)
-    live = tagger.emissions(collate(tagger.encode(SENTENCES)))
-    from_cache = tagger.emissions(collate(tagger.encode(SENTENCES, char_features=cached)))
+    live = tagger.emissions(tagger.collate(tagger.encode(SENTENCES)))
+    from_cache = tagger.emissions(tagger.collate(tagger.encode(SENTENCES, cached={"charlm": cached})))
     assert torch.allclose(live, from_cache, atol=2e-2 if bf16 else 1e-5)
 
 
@@ -153,15 +188,15 @@ def test_checkpoint_round_trip_gives_identical_decoding(tmp_path: Path) -> None:
     config = TaggerConfig(word_dim=8, hidden_size=8, use_charlm=True, charlm=SMALL_LM, freeze_charlm=False,
                           lm_weight=0.5)
     tagger = build_tagger(SENTENCES, TAGS, config)
-    examples = tagger.encode(SENTENCES, allowed=GOLD)
+    examples = encoded(tagger)
     _fit(tagger, examples, steps=3)
-    loss, parts = tagger.loss(collate(examples))
-    assert set(parts) == {"crf", "lm"}
+    terms = tagger.loss(tagger.collate(examples))
+    assert terms.aux is not None and terms.crf.shape == (len(SENTENCES),)  # the co-trained char LM's loss
     tagger.tag_bias[1] = 0.3
     path = tmp_path / "model.pt"
     torch.save(tagger.to_checkpoint(), path)
     fresh = Tagger.from_checkpoint(torch.load(path, weights_only=True))
-    batch = collate(tagger.encode(SENTENCES))
+    batch = tagger.collate(tagger.encode(SENTENCES))
     assert fresh.decode(batch) == tagger.decode(batch)
     with pytest.raises(DistantError, match="format version"):
         Tagger.from_checkpoint({**tagger.to_checkpoint(), "format_version": 99})

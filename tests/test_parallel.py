@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from distant.models import CharLMConfig, TaggerConfig, build_tagger, collate, pretrain_charlm
-from distant.models import parallel
+from distant.config.run import PretrainConfig
+from distant.models import CharLMConfig, TaggerConfig, build_tagger, parallel, pretrain_charlm
 from distant.models.encoder import BiLSTMEncoder
 
-from tests.test_models import GOLD, SENTENCES, TAGS
+from tests.test_models import SENTENCES, TAGS, encoded
 
 LM = CharLMConfig(char_dim=8, hidden_size=16, lm_vocab_size=30, lm_cutoffs=(10,), dropout=0.3)
 
@@ -26,18 +26,18 @@ def restore_threads():
 def _train_everything(workers: int) -> list[torch.Tensor]:
     """Pre-train a char LM, then train a co-trained tagger with dropout; return every parameter."""
     parallel._workers = workers
-    for progress in pretrain_charlm(SENTENCES, LM, epochs=2, seed=5):
+    for progress in pretrain_charlm(SENTENCES, LM, PretrainConfig(epochs=2), seed=5):
         pass
     lm = progress["model"]
     torch.manual_seed(7)
     config = TaggerConfig(word_dim=12, hidden_size=10, num_layers=2, dropout=0.3, use_charlm=True,
                           freeze_charlm=False, lm_weight=0.5, char_proj_dim=8)
     tagger = build_tagger(SENTENCES, TAGS, config, charlm=lm, seed=7)
-    batch = collate(tagger.encode(SENTENCES, allowed=GOLD))
+    batch = tagger.collate(encoded(tagger))
     optimizer = torch.optim.Adam(tagger.trainable_parameters(), lr=0.01)
     tagger.train()
     for _ in range(4):
-        loss, _ = tagger.loss(batch)
+        loss = tagger.loss(batch).total()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -109,5 +109,5 @@ def test_tagger_state_dict_round_trip_keeps_predictions() -> None:
     tagger = build_tagger(SENTENCES, TAGS, TaggerConfig(word_dim=8, hidden_size=6))
     again = build_tagger(SENTENCES, TAGS, TaggerConfig(word_dim=8, hidden_size=6))
     again.load_state_dict(tagger.state_dict())
-    batch = collate(tagger.encode(SENTENCES))
+    batch = tagger.collate(tagger.encode(SENTENCES))
     assert tagger.decode(batch) == again.decode(batch)

@@ -20,7 +20,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from distant.cli import app  # noqa: E402
 from distant.errors import DistantError  # noqa: E402
-from distant.models.tagger import Tagger, TaggerConfig, build_tagger, collate  # noqa: E402
+from distant.models.tagger import Tagger, TaggerConfig, build_tagger  # noqa: E402
+from distant.predict import decode  # noqa: E402
 from distant.models.transformer import (TransformerEncoder, collate_subwords, load_transformer,  # noqa: E402
                                         plan_windows)
 
@@ -125,17 +126,18 @@ def test_parameter_groups_and_frozen_cache(tiny_bert):
                                                        hidden_size=0))
     groups = tuned.parameter_groups(1e-2)
     assert [g["lr"] for g in groups] == [1e-2, 1e-4]
-    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in tuned.transformer.parameters())
+    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in tuned.inputs["transformer"].parameters())
     frozen = build_tagger(sentences, TAGS, TaggerConfig(encoder="transformer", transformer=str(tiny_bert),
                                                         window=16, hidden_size=8, word_dim=4))
     assert len(frozen.parameter_groups(1e-2)) == 1
     frozen.train()
-    assert not frozen.transformer.training  # frozen: no dropout, so cached features equal live ones
-    cached = frozen.encode(sentences, **frozen.cached_features(sentences))
+    assert not frozen.inputs["transformer"].training  # frozen: no dropout, so cached features equal live ones
+    cached = frozen.encode(sentences, cached=frozen.cache(sentences))
     live = frozen.encode(sentences)
-    assert cached[0].subwords is None and live[0].subwords is not None
+    assert isinstance(cached[0].inputs["transformer"], torch.Tensor)
+    assert not isinstance(live[0].inputs["transformer"], torch.Tensor)
     frozen.eval()
-    torch.testing.assert_close(frozen.emissions(collate(cached)), frozen.emissions(collate(live)),
+    torch.testing.assert_close(frozen.emissions(frozen.collate(cached)), frozen.emissions(frozen.collate(live)),
                                atol=2e-2, rtol=0)
 
 
@@ -148,8 +150,9 @@ def test_checkpoint_is_self_contained(tiny_bert, tmp_path):
     torch.save(tagger.to_checkpoint(), tmp_path / "model.pt")
     shutil.rmtree(model_dir)
     again = Tagger.from_checkpoint(torch.load(tmp_path / "model.pt", weights_only=True))
-    assert again.transformer.window == 12 and again.transformer.pooling == "mean"
-    assert again.predict(sentences) == tagger.eval().predict(sentences)
+    transformer = again.inputs["transformer"].encoder
+    assert transformer.window == 12 and transformer.pooling == "mean"
+    assert decode(again, again.encode(sentences)) == decode(tagger.eval(), tagger.encode(sentences))
 
 
 def test_model_that_is_not_local_is_one_clear_error(tmp_path):
@@ -173,7 +176,7 @@ def ok(*args):
 
 def transformer_settings(model_dir: Path, **model) -> list[str]:
     settings = {"model.encoder": "transformer", "model.transformer": str(model_dir), "model.use_charlm": False,
-                "model.word_dim": 0, "train.epochs": 1, "train.pretrain_epochs": 0, "train.lr": 0.01,
+                "model.word_dim": 0, "train.epochs": 1, "pretrain.epochs": 0, "train.lr": 0.01,
                 **{f"model.{k}": v for k, v in model.items()}}
     args = []
     for key, value in settings.items():
@@ -183,7 +186,8 @@ def transformer_settings(model_dir: Path, **model) -> list[str]:
 
 
 def encoder_weights(state: dict) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in state.items() if k.startswith("transformer.")}
+    return {k.removeprefix("inputs.transformer.encoder."): v for k, v in state.items()
+            if k.startswith("inputs.transformer.encoder.")}
 
 
 def test_cli_fine_tunes_and_the_run_folder_predicts_on_its_own(tiny_bert, tmp_path):
@@ -197,7 +201,7 @@ def test_cli_fine_tunes_and_the_run_folder_predicts_on_its_own(tiny_bert, tmp_pa
     state = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     before = transformers.BertModel.from_pretrained(str(model_dir)).state_dict()
     tuned = encoder_weights(state)
-    assert not torch.equal(tuned["transformer.model.embeddings.word_embeddings.weight"],
+    assert not torch.equal(tuned["model.embeddings.word_embeddings.weight"],
                            before["embeddings.word_embeddings.weight"])  # fine-tuning moved the encoder
     ok("predict", run, SAMPLE / "abstracts.txt", "-o", tmp_path / "a.jsonl")
     ok("predict", run, SAMPLE / "abstracts.txt", "-o", tmp_path / "b.jsonl")
@@ -227,8 +231,8 @@ def test_cli_frozen_transformer_with_char_lm_features(tiny_bert, tmp_path):
     state = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     before = transformers.BertModel.from_pretrained(str(tiny_bert)).state_dict()
     frozen = encoder_weights(state)
-    assert frozen and all(torch.equal(v, before[k.removeprefix("transformer.model.")]) for k, v in frozen.items())
-    assert any(k.startswith("charlm.") for k in state) and any(k.startswith("encoder.layers.0.fw.") for k in state)
+    assert frozen and all(torch.equal(v, before[k.removeprefix("model.")]) for k, v in frozen.items())
+    assert any(k.startswith("inputs.charlm.lm.") for k in state) and any(k.startswith("encoder.layers.0.fw.") for k in state)
     ok("predict", run, SAMPLE / "gold.pubtator", "-o", tmp_path / "a.pubtator")
     ok("predict", run, SAMPLE / "gold.pubtator", "-o", tmp_path / "b.pubtator")
     assert (tmp_path / "a.pubtator").read_text() == (tmp_path / "b.pubtator").read_text()
@@ -238,7 +242,7 @@ def test_cli_unknown_encoder_is_one_line(tmp_path):
     result = runner.invoke(app, ["train", str(CONFIG), "-o", str(tmp_path / "run"), "--set", "model.encoder=bert"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"distant: error: {CONFIG}: model.encoder is 'bert'; expected one of lstm, transformer"]
+        f"distant: error: {CONFIG}: model.encoder: expected one of lstm, transformer, found 'bert'"]
 
 
 def test_cli_hub_name_without_network_is_one_line(tmp_path):

@@ -1,4 +1,4 @@
-"""TOML configs mapped 1:1 onto typed dataclasses.
+"""The machinery that maps TOML onto typed dataclasses (the tree itself is in :mod:`distant.config`).
 
 An unknown key is an error naming the file, the dotted key and the closest valid key. Command-line
 overrides use one syntax, ``--set section.key=value``, where the value is read as a TOML value (falling back
@@ -153,6 +153,8 @@ def _coerce(value: Any, tp: Any, where: str, path: Path | None, base: Path | Non
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise DistantError(f"{where}: expected a table, found {value!r}", path)
+        if hasattr(tp, "from_table"):  # a table whose keys depend on one of its values (a labeler's type)
+            return tp.from_table(value, where=where, path=path, base=base)
         return build(tp, value, path=path, prefix=f"{where}.", base=base)
     if origin in (list, tuple):
         if not isinstance(value, list):
@@ -237,6 +239,8 @@ def check_range(key: str, value: float, *, low: float | None = None, high: float
 
 def to_dict(obj: Any) -> Any:
     """Turn a config dataclass back into plain TOML-able data (paths as strings, ``None`` dropped)."""
+    if hasattr(obj, "to_table"):
+        return to_dict(obj.to_table())
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                 if getattr(obj, f.name) is not None}
@@ -250,38 +254,7 @@ def to_dict(obj: Any) -> Any:
 
 
 def dump_toml(data: dict[str, Any]) -> str:
-    """Serialise plain nested data (tables, lists, scalars) as TOML."""
-    lines: list[str] = []
+    """Serialise plain nested data (tables, lists, scalars; no ``None``) as TOML, with tomli-w."""
+    import tomli_w
 
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + " }"
-        raise TypeError(f"cannot write {v!r} as TOML")
-
-    def table(name: str, d: dict[str, Any]) -> None:
-        plain = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_table_list(v)}
-        if name:
-            lines.append(f"\n[{name}]")
-        lines.extend(f"{k} = {scalar(v)}" for k, v in plain.items())
-        for k, v in d.items():
-            if isinstance(v, dict):
-                table(f"{name}.{k}" if name else k, v)
-            elif _is_table_list(v):
-                for item in v:
-                    lines.append(f"\n[[{name + '.' if name else ''}{k}]]")
-                    lines.extend(f"{kk} = {scalar(vv)}" for kk, vv in item.items())
-
-    table("", data)
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _is_table_list(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+    return tomli_w.dumps(data)

@@ -6,7 +6,7 @@ under-predicts entities (Ye, Liu et al., EMNLP 2019). This module measures the s
 
 The target distribution comes from one of three sources:
 
-* :func:`gold_distribution`: tags of a few gold-annotated documents (the development set, or a budget of it);
+* :func:`gold_distribution`: tags of a few gold-annotated documents (the development set, or its budget);
 * :func:`prior_distribution`: a prior the user writes in the config, per entity type or per tag;
 * :func:`em_prior`: no labels at all, re-estimated from a trained model's posteriors on unlabeled text
   (Saerens, Latinne & Decaestecker, 2002).
@@ -17,7 +17,6 @@ Every distribution is over the CRF's tags in index order, such as ``["O", "B-Che
 from __future__ import annotations
 
 import difflib
-import itertools
 import logging
 import math
 from collections import Counter
@@ -177,11 +176,11 @@ def pseudo_distribution(allowed: Iterable[Sequence[Sequence[bool]]], tag_names: 
 
 # -- gold -------------------------------------------------------------------------------------------------------
 
-def gold_distribution(docs: Iterable[Document], tag_names: Sequence[str], layer: str = GOLD,
-                      budget: int | None = None) -> tuple[TagDistribution, dict[str, Any]]:
+def gold_distribution(docs: Iterable[Document], tag_names: Sequence[str], layer: str = GOLD
+                      ) -> tuple[TagDistribution, dict[str, Any]]:
     """Measure the tag distribution of gold spans on the documents' own tokens.
 
-    Spans are turned into IOB2 tags through :meth:`Document.token_range`. A span whose edges do not fall
+    Spans are turned into IOB2 tags through :meth:`Document.align`. A span whose edges do not fall
     on token edges, or that overlaps a span already placed, cannot be tagged: it is counted, the first few
     are listed with their document id, and a warning is logged once. A gold type that is not among
     ``tag_names`` is tagged ``O`` (the tagger should not predict it) and counted per type.
@@ -190,7 +189,6 @@ def gold_distribution(docs: Iterable[Document], tag_names: Sequence[str], layer:
         docs: Tokenized documents.
         tag_names: The CRF's tags in index order.
         layer: The span layer holding the gold annotations.
-        budget: Use only the first ``budget`` documents (the "small gold budget" setting); ``None``: all.
 
     Returns:
         ``(distribution, counts)``; counts holds ``documents``, ``tokens``, ``spans``, ``aligned``,
@@ -202,14 +200,11 @@ def gold_distribution(docs: Iterable[Document], tag_names: Sequence[str], layer:
     tags = _check_tags(tag_names)
     index = {t: i for i, t in enumerate(tags)}
     types = {split_tag(t)[1] for t in tags} - {None}
-    if budget is not None and budget < 1:
-        raise ValueError(f"gold budget must be at least 1 document, found {budget}")
-    selected = itertools.islice(docs, budget) if budget is not None else docs
     counts_by_tag = np.zeros(len(tags), dtype=np.float64)
     n_docs = n_tokens = n_spans = n_aligned = n_overlap = 0
     unaligned: list[str] = []
     unknown_types: Counter[str] = Counter()
-    for doc in selected:
+    for doc in docs:
         if not doc.is_tokenized:
             raise DistantError(f"document {doc.id} is not tokenized; tokenize before estimating from gold")
         n_docs += 1
@@ -217,15 +212,11 @@ def gold_distribution(docs: Iterable[Document], tag_names: Sequence[str], layer:
         n_tokens += n
         placed: list[tuple[int, int, str]] = []
         taken = np.zeros(n, dtype=bool)
-        for span in doc.spans(layer):
-            if span.label == O:
-                continue  # an explicit "not an entity" span: its tokens are O already
-            n_spans += 1
-            rng = doc.token_range(span.start, span.end)
-            if rng is None:
-                unaligned.append(f"{doc.id}:{span.start}-{span.end} {doc.span_text(span)!r}")
-                continue
-            i, j = rng
+        spans = [s for s in doc.spans(layer) if s.label != O]  # an O span's tokens are O already
+        aligned, off = doc.align(spans)
+        n_spans += len(spans)
+        unaligned.extend(f"{doc.id}:{s.start}-{s.end} {doc.span_text(s)!r}" for s in off)
+        for i, j, span in aligned:
             if taken[i:j].any():
                 n_overlap += 1
                 continue

@@ -55,9 +55,8 @@ class ShiftCorrection:
         if config.target == "gold":
             if not gold_docs:
                 raise DistantError("debias.target = \"gold\" needs gold dev documents: set data.dev")
-            self.target, details = gold_distribution(gold_docs, self.tags, budget=config.gold_budget)
-            n = len(gold_docs) if config.gold_budget is None else min(config.gold_budget, len(gold_docs))
-            self._estimate("gold", f"gold-dev ({n} docs)", self.target, details)
+            self.target, details = gold_distribution(gold_docs, self.tags)
+            self._estimate("gold", f"gold-dev ({len(gold_docs)} docs)", self.target, details)
         elif config.target == "prior":
             self.target = prior_distribution(config.prior, self.tags, b_share=b_shares(pseudo))
             self._estimate("prior", "prior (config)", self.target, {})

@@ -16,17 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from distant.config import build
-from distant.docs import GOLD, PRED, PSEUDO
+from distant.config.labelers import LABELER_OPTIONS, RESERVED_NAMES, LabelerConfig, labeler_configs
 from distant.errors import DistantError
-from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
-from distant.labelers.aggregate import (
-    AggregateOptions, Aggregator, PriorityAggregator, VoteAggregator, allowed_tags, build_aggregator,
-)
+from distant.labelers.abbreviation import AbbreviationLabeler
+from distant.labelers.aggregate import Aggregator, PriorityAggregator, VoteAggregator, allowed_tags, build_aggregator
 from distant.labelers.base import Labeler
-from distant.labelers.consistency import ConsistencyLabeler, ConsistencyOptions
-from distant.labelers.dictionary import DictionaryLabeler, DictionaryOptions, PhraseMatcher
-from distant.labelers.pattern import PatternLabeler, PatternOptions
+from distant.labelers.consistency import ConsistencyLabeler
+from distant.labelers.dictionary import DictionaryLabeler, PhraseMatcher
+from distant.labelers.pattern import PatternLabeler
 
 LABELERS: dict[str, type[Labeler]] = {
     "dictionary": DictionaryLabeler,
@@ -34,62 +31,43 @@ LABELERS: dict[str, type[Labeler]] = {
     "pattern": PatternLabeler,
     "consistency": ConsistencyLabeler,
 }
-RESERVED_NAMES = {GOLD, PSEUDO, PRED}
 
 
-def build_labelers(specs: Sequence[dict[str, Any]], path: str | Path | None = None,
-                   base: Path | None = None) -> list[Labeler]:
-    """Build labelers from ``[[labelers]]`` tables: ``{type = "...", name = "...", ...options}``.
+def build_labelers(configs: Sequence[LabelerConfig | dict[str, Any]], path: str | Path | None = None) -> list[Labeler]:
+    """Build the labelers of ``[[labelers]]`` tables (typed by :mod:`distant.config.labelers`), in order.
 
     Args:
-        specs: The tables, in priority order.
+        configs: The tables, in priority order: :class:`~distant.config.labelers.LabelerConfig` objects, or
+            plain tables ``{"type": ..., "name": ..., **options}`` (checked as a config file's would be).
         path: The config file, named in error messages.
-        base: Folder that relative paths are resolved against.
 
     Raises:
-        DistantError: an unknown type (listing the available ones), a duplicate or reserved name, a bad
-            option (naming the dotted key), or a layer to read that no earlier labeler writes (``gold``,
-            ``pred`` and ``pseudo`` may come with the documents and are not checked).
+        DistantError: a bad table or option, a name used twice, or a layer to read that no earlier labeler
+            writes (``gold``, ``pred`` and ``pseudo`` may come with the documents and are not checked).
     """
+    configs = labeler_configs(list(configs), None if path is None else Path(path))
     labelers: list[Labeler] = []
     names: set[str] = set()
-    available = ", ".join(sorted(LABELERS))
-    for k, spec in enumerate(specs):
-        where = f"labelers[{k}]"
-        if not isinstance(spec, dict):
-            raise DistantError(f"{where}: expected a table, found {spec!r}", path)
-        options = dict(spec)
-        kind = options.pop("type", None)
-        if kind is None:
-            raise DistantError(f"{where}: missing key 'type' (one of {available})", path)
-        cls = LABELERS.get(kind)
-        if cls is None:
-            close = difflib.get_close_matches(str(kind), list(LABELERS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise DistantError(f"{where}.type: unknown labeler {kind!r}{hint} (available: {available})", path)
-        name = options.pop("name", kind)
-        if not isinstance(name, str) or not name:
-            raise DistantError(f"{where}.name: expected a non-empty string, found {name!r}", path)
-        if name in names or name in RESERVED_NAMES:
-            what = "is used by another labeler" if name in names else "is reserved for another layer"
-            raise DistantError(f"{where}.name: {name!r} {what}; give each labeler its own name", path)
-        labeler = cls(name, build(cls.Options, options, path=path, prefix=f"{where}.", base=base))
+    for k, config in enumerate(configs):
+        labeler = LABELERS[config.type](config.name, config.options)
         for layer in labeler.reads():
             if layer not in names and layer not in RESERVED_NAMES:
-                later = {s.get("name", s.get("type")) for s in specs[k + 1:] if isinstance(s, dict)}
+                later = {c.name for c in configs[k + 1:]}
                 close = difflib.get_close_matches(layer, sorted(names), n=1)
                 hint = (f"; labeler {layer!r} runs after it: put it first (labelers run in file order)"
                         if layer in later else f"; did you mean {close[0]!r}?" if close else "")
-                raise DistantError(f"{where}: the {kind} labeler reads layer {layer!r}, which no labeler before it "
-                                   f"writes{hint} (layers before it: {', '.join(sorted(names)) or 'none'})", path)
-        names.add(name)
+                raise DistantError(f"labelers[{k}]: the {config.type} labeler reads layer {layer!r}, which no "
+                                   f"labeler before it writes{hint} (layers before it: "
+                                   f"{', '.join(sorted(names)) or 'none'})", path)
+        names.add(config.name)
         labelers.append(labeler)
     return labelers
 
 
+assert LABELERS.keys() == LABELER_OPTIONS.keys(), "every labeler type declares its options in distant.config"
+
 __all__ = [
-    "LABELERS", "Labeler", "build_labelers", "DictionaryLabeler", "DictionaryOptions", "PhraseMatcher",
-    "AbbreviationLabeler", "AbbreviationOptions", "PatternLabeler", "PatternOptions", "ConsistencyLabeler",
-    "ConsistencyOptions", "Aggregator", "AggregateOptions", "PriorityAggregator", "VoteAggregator",
-    "allowed_tags", "build_aggregator",
+    "LABELERS", "Labeler", "build_labelers", "DictionaryLabeler", "PhraseMatcher", "AbbreviationLabeler",
+    "PatternLabeler", "ConsistencyLabeler", "Aggregator", "PriorityAggregator", "VoteAggregator", "allowed_tags",
+    "build_aggregator",
 ]

@@ -10,13 +10,12 @@ whose layer it reads.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from distant.docs import Document, Span
-from distant.labelers.base import Labeler, label_types
+from distant.config.labelers import AbbreviationOptions
+from distant.docs import Document, Span, label_types
+from distant.labelers.base import Labeler
 from distant.tokenize import default_tokenizer
 
-MATCH_RULES = ("exact", "end")
 
 
 def best_long_form(short: str, long: str) -> int | None:
@@ -45,26 +44,6 @@ def is_short_form(text: str) -> bool:
     """Return whether ``text`` can be a short form: 2-10 characters, one or two words, a letter, alnum first."""
     return (2 <= len(text) <= 10 and len(text.split()) <= 2 and text[0].isalnum()
             and any(c.isalpha() for c in text))
-
-
-@dataclass
-class AbbreviationOptions:
-    """Options of an ``abbreviation`` labeler.
-
-    Attributes:
-        layer: The layer whose labels long forms take (run this labeler after the one that writes it).
-        match: ``exact``: a span must cover exactly the long form; ``end``: a span that ends where the long
-            form ends and lies inside it also counts (``levodopa-induced dyskinesia (LID)`` -> Disease).
-    """
-
-    layer: str = "dictionary"
-    match: str = "end"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.layer, str) or not self.layer.strip():
-            raise ValueError(f"layer: expected the name of the layer to read (a labeler's name), found {self.layer!r}")
-        if self.match not in MATCH_RULES:
-            raise ValueError(f"match: expected one of {', '.join(MATCH_RULES)}, found {self.match!r}")
 
 
 class AbbreviationLabeler(Labeler):

@@ -16,47 +16,28 @@ masks the partial-label CRF consumes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from distant.docs import O, PSEUDO, UNKNOWN, Document, Span
+import numpy as np
+
+from distant.config.labelers import UNMATCHED, AggregateConfig
+from distant.docs import O, PSEUDO, UNKNOWN, Document, Span, TokenSpan
 from distant.tags import split_tag, tags_to_spans
 from distant.tokenize import default_tokenizer
 
-METHODS = ("priority", "vote")
-UNMATCHED = ("O", "unknown")
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class AggregateOptions:
-    """The ``[aggregate]`` table of a labeling config.
 
-    Attributes:
-        method: ``priority`` or ``vote``.
-        layers: Layers to combine, highest priority first (default: every labeler, in config order).
-        unmatched: What tokens no labeler covers are: ``O`` or ``unknown``.
-        output: The layer written.
-    """
-
-    method: str = "priority"
-    layers: list[str] | None = None
-    unmatched: str = "O"
-    output: str = PSEUDO
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"aggregate.method: expected one of {', '.join(METHODS)}, found {self.method!r}")
-        if self.unmatched not in UNMATCHED:
-            raise ValueError(f"aggregate.unmatched: expected one of {', '.join(UNMATCHED)}, found {self.unmatched!r}")
-
-
-def _token_ranges(doc: Document, spans: Sequence[Span]) -> list[tuple[int, int, Span]]:
-    out = []
-    for span in spans:
-        rng = doc.token_range(span.start, span.end) or doc.covering_token_range(span.start, span.end)
-        if rng is not None:
-            out.append((rng[0], rng[1], span))
-    return out
+def _token_ranges(doc: Document, spans: Sequence[Span], layer: str) -> list[TokenSpan]:
+    """Return the token ranges of ``spans`` (a layer of ``doc``); spans off token boundaries are reported."""
+    aligned, unaligned = doc.align(spans)
+    if unaligned:
+        log.warning("document %s: %d span(s) of layer %r are not on token boundaries and are left out (first: "
+                    "%d-%d %s)", doc.id, len(unaligned), layer, unaligned[0].start, unaligned[0].end,
+                    unaligned[0].label)
+    return aligned
 
 
 class Aggregator:
@@ -100,7 +81,7 @@ class Aggregator:
 def _gaps(doc: Document, spans: Sequence[Span], source: str) -> list[Span]:
     """Return ``-`` spans over the runs of tokens (within a sentence) that no span covers."""
     covered = bytearray(len(doc.tokens))
-    for i, j, _ in _token_ranges(doc, spans):
+    for i, j, _ in _token_ranges(doc, spans, source):
         covered[i:j] = b"\x01" * (j - i)
     out = []
     for a, b in doc.sentences or []:
@@ -127,7 +108,7 @@ class PriorityAggregator(Aggregator):
         taken = bytearray(len(doc.tokens))
         out = []
         for layer in self.layers:
-            ranges = _token_ranges(doc, doc.spans(layer))
+            ranges = _token_ranges(doc, doc.spans(layer), layer)
             ranges.sort(key=lambda r: (r[2].label != O, r[0] - r[1], r[0]))
             for i, j, span in ranges:
                 if not any(taken[i:j]):
@@ -145,7 +126,7 @@ class VoteAggregator(Aggregator):
         unknown = bytearray(n)
         for rank, layer in enumerate(self.layers):
             taken = bytearray(n)
-            ranges = _token_ranges(doc, doc.spans(layer))
+            ranges = _token_ranges(doc, doc.spans(layer), layer)
             ranges.sort(key=lambda r: (r[2].label != O, r[0] - r[1], r[0]))
             for i, j, span in ranges:
                 if any(taken[i:j]):
@@ -184,15 +165,15 @@ class VoteAggregator(Aggregator):
 AGGREGATORS: dict[str, type[Aggregator]] = {"priority": PriorityAggregator, "vote": VoteAggregator}
 
 
-def build_aggregator(options: AggregateOptions, default_layers: Sequence[str], types: Sequence[str] = ()) -> Aggregator:
+def build_aggregator(options: AggregateConfig, default_layers: Sequence[str], types: Sequence[str] = ()) -> Aggregator:
     """Build the aggregator an ``[aggregate]`` table describes (``types``: the run's entity types)."""
     layers = options.layers if options.layers is not None else default_layers
     return AGGREGATORS[options.method](layers, unmatched=options.unmatched, output=options.output, types=types)
 
 
 def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
-                 unmatched: str = "O") -> list[list[bool]]:
-    """Return, for each token of ``doc``, which of ``tag_names`` it may take under ``layer``.
+                 unmatched: str = "O") -> np.ndarray:
+    """Return, for each token of ``doc``, which of ``tag_names`` it may take under ``layer``: bool ``[n, K]``.
 
     A typed span allows exactly its own tags (``B-X`` then ``I-X``; ``S-``/``E-`` too when the tag set is
     IOBES); ``A|B`` allows the tags of any of its types; ``-`` allows every tag; ``O`` spans and uncovered
@@ -209,7 +190,6 @@ def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
     names = list(tag_names)
     if O not in names:
         raise ValueError(f"tag_names must contain {O!r}, found {names}")
-    index = {t: k for k, t in enumerate(names)}
     scheme = "IOBES" if any(t[:2] in ("S-", "E-") for t in names) else "IOB2"
     role_of: dict[str, dict[str, list[int]]] = {}  # type -> role -> tag indices
     for k, t in enumerate(names):
@@ -217,18 +197,15 @@ def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
         if label is not None:
             role_of.setdefault(label, {}).setdefault(prefix, []).append(k)
     n = len(doc.tokens or [])
-    every = [True] * len(names)
-    only_o = [False] * len(names)
-    only_o[index[O]] = True
-    rows = [list(every if unmatched == "unknown" else only_o) for _ in range(n)]
-    for i, j, span in _token_ranges(doc, doc.spans(layer)):
+    only_o = np.zeros(len(names), dtype=bool)
+    only_o[names.index(O)] = True
+    rows = np.ones((n, len(names)), dtype=bool) if unmatched == "unknown" else np.tile(only_o, (n, 1))  # [n, K]
+    for i, j, span in _token_ranges(doc, doc.spans(layer), layer):
         if span.label == UNKNOWN:
-            for k in range(i, j):
-                rows[k] = list(every)
+            rows[i:j] = True
             continue
         if span.label == O:
-            for k in range(i, j):
-                rows[k] = list(only_o)
+            rows[i:j] = only_o
             continue
         for k in range(i, j):
             if j - i == 1:
@@ -239,12 +216,9 @@ def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
                 roles = ("E",) if scheme == "IOBES" else ("I",)
             else:
                 roles = ("I",)
-            row = [False] * len(names)
+            row = np.zeros(len(names), dtype=bool)
             for label in span.label.split("|"):
                 for role in roles:
-                    for t in role_of.get(label, {}).get(role, ()):
-                        row[t] = True
-            if not any(row):
-                row = list(only_o)  # a type outside the tag set: the tagger cannot tag it anyway
-            rows[k] = row
+                    row[role_of.get(label, {}).get(role, [])] = True
+            rows[k] = row if row.any() else only_o  # a type outside the tag set: the tagger cannot tag it anyway
     return rows

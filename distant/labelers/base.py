@@ -12,38 +12,14 @@ an entity) or :data:`~distant.docs.UNKNOWN` (the tokens may take any tag).
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from distant.docs import O, UNKNOWN, Document, Span
+from distant.docs import Document, Span
 from distant.tokenize import default_tokenizer
 
 logger = logging.getLogger(__name__)
-
-TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")  # an entity type such as Chemical or Gene_or_protein
-
-
-def is_type_name(label: str) -> bool:
-    """Return whether ``label`` is a valid entity type name (not ``O``, not ``-``)."""
-    return label != O and TYPE_NAME.fullmatch(label) is not None
-
-
-def label_types(label: str) -> list[str]:
-    """Return the entity types a span label allows: ``[]`` for O and unknown, ``["A", "B"]`` for ``A|B``."""
-    if label == O or label == UNKNOWN:
-        return []
-    return label.split("|")
-
-
-def join_types(types: Iterable[str]) -> str:
-    """Return the label for a span of any of ``types`` (sorted, ``|``-joined)."""
-    return "|".join(sorted(set(types)))
-
-
-ANY_TYPE = "*"  # in a config: "an entity of any of the run's types", resolved to join_types(run types)
-
 
 class Labeler:
     """Base class: subclasses set :attr:`name` and implement :meth:`find_spans`.
@@ -87,18 +63,15 @@ class Labeler:
         if not doc.is_tokenized:
             default_tokenizer()(doc)
         n = len(doc.text)
-        kept: list[Span] = []
-        bad = 0
-        for span in self.find_spans(doc):
-            if not 0 <= span.start < span.end <= n or doc.token_range(span.start, span.end) is None:
-                bad += 1
-                continue
-            kept.append(span if span.source == self.name else span.with_(source=self.name))
+        found = list(self.find_spans(doc))
+        inside = [s for s in found if 0 <= s.start < s.end <= n]
+        aligned, unaligned = doc.align(inside)
+        bad = len(unaligned) + len(found) - len(inside)
         if bad:
             self.misaligned += bad
             logger.warning("document %s: labeler %s produced %d span(s) not on token boundaries; skipped",
                            doc.id, self.name, bad)
-        doc.set_spans(self.name, kept)
+        doc.set_spans(self.name, [s if s.source == self.name else s.with_(source=self.name) for _, _, s in aligned])
         return doc
 
     def __repr__(self) -> str:

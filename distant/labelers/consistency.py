@@ -8,35 +8,10 @@ every occurrence of each in that document. A surface labeled two different ways 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from distant.docs import Document, Span
-from distant.labelers.base import Labeler, label_types
-
-
-@dataclass
-class ConsistencyOptions:
-    """Options of a ``consistency`` labeler.
-
-    Attributes:
-        layers: Layers whose entity spans are propagated (run this labeler after them).
-        lowercase: Compare surfaces ignoring case.
-        min_chars: Shortest surface (in characters) that is propagated.
-    """
-
-    layers: list[str] = field(default_factory=lambda: ["dictionary"])
-    lowercase: bool = True
-    min_chars: int = 3
-
-    def __post_init__(self) -> None:
-        if not self.layers:
-            raise ValueError("layers: expected at least one layer to read (a labeler's name), found []")
-        for k, layer in enumerate(self.layers):
-            if not isinstance(layer, str) or not layer.strip():
-                raise ValueError(f"layers[{k}]: expected the name of a layer to read (a labeler's name), "
-                                 f"found {layer!r}")
-        if self.min_chars < 0:
-            raise ValueError(f"min_chars: expected 0 or more, found {self.min_chars}")
+from distant.config.labelers import ConsistencyOptions
+from distant.docs import Document, Span, label_types
+from distant.labelers.base import Labeler
 
 
 class ConsistencyLabeler(Labeler):
@@ -58,12 +33,9 @@ class ConsistencyLabeler(Labeler):
             words = [w.lower() for w in words]
         labels: dict[tuple[str, ...], set[str]] = {}
         for layer in self.options.layers:
-            for span in doc.spans(layer):
-                if not label_types(span.label) or span.end - span.start < self.options.min_chars:
-                    continue
-                rng = doc.token_range(span.start, span.end)
-                if rng is not None:
-                    labels.setdefault(tuple(words[rng[0]:rng[1]]), set()).add(span.label)
+            spans = [s for s in doc.spans(layer) if label_types(s.label) and s.end - s.start >= self.options.min_chars]
+            for i, j, span in doc.align(spans)[0]:  # labelers write aligned spans only
+                labels.setdefault(tuple(words[i:j]), set()).add(span.label)
         by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for surface, found in labels.items():
             if len(found) == 1:

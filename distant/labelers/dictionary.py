@@ -34,7 +34,6 @@ import logging
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import add
 from pathlib import Path
@@ -42,17 +41,16 @@ from typing import TypeVar
 
 import ahocorasick
 
-from distant.docs import UNKNOWN, Document, Span
+from distant.config.labelers import DictionaryOptions
+from distant.docs import ANY_TYPE, UNKNOWN, Document, Span, is_type_name, join_types, label_types
 from distant.errors import DistantError
 from distant.formats.lines import read_text
-from distant.labelers.base import ANY_TYPE, Labeler, is_type_name, join_types, label_types
+from distant.labelers.base import Labeler
 from distant.labelers.normalize import Normalizer, hyphen_variants, plural_variant
 from distant.tokenize import Tokenizer, default_tokenizer
 
 logger = logging.getLogger(__name__)
 
-OVERLAP_POLICIES = ("longest", "all")
-PLURAL_POLICIES = ("add", "fold", "off")
 Match = tuple[int, int, int]  # (first token, last token + 1, entry id)
 Selected = tuple[int, int, int, str | None]  # a Match with its label (None: an untyped phrase)
 M = TypeVar("M", Match, Selected)
@@ -326,66 +324,10 @@ def _drop_covered(matches: list[Selected], chosen: Sequence[Selected], n: int) -
 
 
 # -- the labeler --------------------------------------------------------------------------------------------
-@dataclass
-class DictionaryOptions:
-    """Options of a ``dictionary`` labeler (a ``[[labelers]]`` table with ``type = "dictionary"``).
-
-    Attributes:
-        dicts: Typed dictionaries (``Type<TAB>surface[<TAB>kb_id]``).
-        unknown: Untyped phrase lists; their matches are labeled ``-`` (unknown).
-        stopwords: Stop-word list; single-token matches of these are skipped.
-        overlap: ``longest`` (non-overlapping, maximal sum of squared lengths) or ``all``.
-        lowercase: Fold case (see ``keep_case_max_len``).
-        keep_case_max_len: All-caps tokens up to this length stay case-sensitive (``PD`` is not ``pd``).
-        nfkc: Unicode NFKC and dash unification.
-        greek: ``α`` matches ``alpha``.
-        plurals: ``add``: an entry's plural matches too (``headache`` -> ``headaches``), not the other way;
-            ``fold``: both sides are reduced to a simple singular (``cholinergic`` then matches
-            ``cholinergics``); ``off``.
-        hyphens: ``anti-inflammatory``, ``anti inflammatory`` and ``antiinflammatory`` match each other.
-        unknown_label: Label of untyped phrase matches: ``-`` (no label: any tag, O included), ``A|B`` (an
-            entity of one of these types, never O), or ``*``: an entity of any of the run's types (the
-            training config's ``data.types``, by default every type the labelers emit), resolved to ``A|B``
-            before labeling, so that a config names its types once.
-        unknown_min_chars: Untyped matches shorter than this many characters stay ``-`` whatever
-            ``unknown_label`` says: a lone letter ("P" in "P < 0.05") is too ambiguous to force.
-        inner_type: An untyped match that contains typed matches of a single type takes that type, and
-            being longer wins the overlap: ``nephrogenic diabetes insipidus`` (untyped) contains the Disease
-            ``diabetes insipidus``, so the whole phrase is a Disease. Contained matches of two types
-            (``cisplatin nephrotoxicity``) leave the typed matches as they are.
-    """
-
-    dicts: list[Path] = field(default_factory=list)
-    unknown: list[Path] = field(default_factory=list)
-    stopwords: Path | None = None
-    overlap: str = "longest"
-    lowercase: bool = True
-    keep_case_max_len: int = 4
-    nfkc: bool = True
-    greek: bool = True
-    plurals: str = "add"
-    hyphens: bool = True
-    unknown_label: str = UNKNOWN
-    unknown_min_chars: int = 2
-    inner_type: bool = True
-
-    def __post_init__(self) -> None:
-        if self.unknown_label not in (UNKNOWN, ANY_TYPE) and not all(
-                is_type_name(t) for t in self.unknown_label.split("|")):
-            raise ValueError(f"unknown_label: expected '-', '*' (any of the run's types) or entity types joined "
-                             f"by '|', found {self.unknown_label!r}")
-        if self.unknown_min_chars < 0:
-            raise ValueError(f"unknown_min_chars: expected 0 or more, found {self.unknown_min_chars}")
-        if self.plurals not in PLURAL_POLICIES:
-            raise ValueError(f"plurals: expected one of {', '.join(PLURAL_POLICIES)}, found {self.plurals!r}")
-        if self.overlap not in OVERLAP_POLICIES:
-            raise ValueError(f"overlap: expected one of {', '.join(OVERLAP_POLICIES)}, found {self.overlap!r}")
-        if self.keep_case_max_len < 0:
-            raise ValueError(f"keep_case_max_len: expected 0 or more, found {self.keep_case_max_len}")
-
-    def normalizer(self) -> Normalizer:
-        return Normalizer(lowercase=self.lowercase, keep_case_max_len=self.keep_case_max_len, nfkc=self.nfkc,
-                          greek=self.greek, plurals=self.plurals == "fold")
+def normalizer_of(options: DictionaryOptions) -> Normalizer:
+    """Return the token normaliser a dictionary labeler's options describe."""
+    return Normalizer(lowercase=options.lowercase, keep_case_max_len=options.keep_case_max_len, nfkc=options.nfkc,
+                      greek=options.greek, plurals=options.plurals == "fold")
 
 
 class DictionaryLabeler(Labeler):
@@ -410,7 +352,7 @@ class DictionaryLabeler(Labeler):
         stop = list(stopwords)
         if options.stopwords is not None:
             stop += read_phrases(options.stopwords, "stop-word list")
-        self.matcher = PhraseMatcher(options.normalizer(), hyphens=options.hyphens,
+        self.matcher = PhraseMatcher(normalizer_of(options), hyphens=options.hyphens,
                                      plurals=options.plurals == "add", stopwords=stop)
         typed = [(f"{path}:{n}", s, t, k) for path in options.dicts for n, t, s, k in dictionary_lines(path)]
         typed += [(f"entries[{n}]", s, t, k) for n, (t, s, k) in enumerate(entries)]

@@ -24,23 +24,22 @@ lists (one term a line) label their matches ``O``.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import regex
 
-from distant.docs import O, Document, Span
+from distant.config.labelers import PatternOptions
+from distant.docs import O, Document, Span, is_type_name
 from distant.errors import DistantError
-from distant.labelers.base import Labeler, is_type_name
+from distant.labelers.base import Labeler
 from distant.labelers.dictionary import PhraseMatcher, read_lines, read_phrases
 from distant.labelers.normalize import Normalizer
 
 logger = logging.getLogger(__name__)
 
-SNAP_RULES = ("expand", "drop")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 
@@ -162,57 +161,6 @@ def read_pattern_table(path: str | Path, labels: dict[str, str] | None = None,
         per_token = source.startswith("^") and source.endswith("$") and not source.endswith("\\$")
         patterns.append(Pattern(label, name or f"line{number}", compiled, per_token, f"{path}:{number}"))
     return patterns
-
-
-@dataclass
-class PatternOptions:
-    """Options of a ``pattern`` labeler.
-
-    Attributes:
-        tables: Regex tables (TSV with a header; Trove's format is accepted).
-        labels: Map table labels to types (``{1 = "Chemical"}``).
-        exclude_labels: Table labels that mark exclusions (emitted as ``O`` spans).
-        snap: ``expand`` a match to the tokens it touches, or ``drop`` it (counted).
-        regex_timeout: Seconds each regex may take on one document (over the text, or over all its tokens);
-            one that runs past it is skipped on that document, counted and reported.
-        suffixes: Type -> token endings (``{Chemical = ["mycin", "azole"]}``).
-        prefixes: Type -> token beginnings.
-        min_affix_length: Shortest token an affix rule labels.
-        exclude_terms: Term lists (one a line) whose matches are labeled ``O``.
-        terms_lowercase: Match exclusion terms ignoring case.
-    """
-
-    tables: list[Path] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-    exclude_labels: list[str] = field(default_factory=lambda: ["0", "O", "EXCLUDE"])
-    snap: str = "expand"
-    regex_timeout: float = 1.0
-    suffixes: dict[str, list[str]] = field(default_factory=dict)
-    prefixes: dict[str, list[str]] = field(default_factory=dict)
-    min_affix_length: int = 6
-    exclude_terms: list[Path] = field(default_factory=list)
-    terms_lowercase: bool = True
-
-    def __post_init__(self) -> None:
-        if self.snap not in SNAP_RULES:
-            raise ValueError(f"snap: expected one of {', '.join(SNAP_RULES)}, found {self.snap!r}")
-        if not (self.regex_timeout > 0 and math.isfinite(self.regex_timeout)):
-            raise ValueError(f"regex_timeout: expected a number of seconds above 0, found {self.regex_timeout!r}")
-        if self.min_affix_length < 0:
-            raise ValueError(f"min_affix_length: expected 0 or more, found {self.min_affix_length}")
-        for key, value in self.labels.items():
-            if not isinstance(value, str) or not is_type_name(value):
-                raise ValueError(f"labels.{key}: expected a type name, found {value!r}")
-        for k, value in enumerate(self.exclude_labels):
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"exclude_labels[{k}]: expected a table label such as '0' or 'O', found {value!r}")
-        for what, table in (("suffixes", self.suffixes), ("prefixes", self.prefixes)):
-            for key, value in table.items():
-                if not is_type_name(key) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ValueError(f"{what}.{key}: expected a type name mapped to a list of strings")
-                if not all(value):
-                    raise ValueError(f"{what}.{key}: expected non-empty strings, found {value!r} (an empty one "
-                                     "would label every token)")
 
 
 class PatternLabeler(Labeler):

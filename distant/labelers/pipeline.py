@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from distant.config import build, load_toml
-from distant.docs import Document, Span
+from distant.config.labelers import (AbbreviationOptions, AggregateConfig, DictionaryOptions, LabelerConfig,
+                                     LabelingConfig, PatternOptions)
+from distant.docs import Document, Span, is_type_name
 from distant.errors import DistantError
 from distant.labelers import build_labelers
-from distant.labelers.abbreviation import AbbreviationLabeler, AbbreviationOptions
-from distant.labelers.aggregate import AggregateOptions, Aggregator, build_aggregator
-from distant.labelers.base import Labeler, is_type_name
-from distant.labelers.dictionary import DictionaryLabeler, DictionaryOptions
-from distant.labelers.pattern import PatternLabeler, PatternOptions
+from distant.labelers.aggregate import Aggregator, build_aggregator
+from distant.labelers.base import Labeler
 
 logger = logging.getLogger(__name__)
 
@@ -252,39 +251,37 @@ def load_labeling_config(path: str | Path, *, types: Sequence[str] | None = None
     ``types``: the run's entity types, as in :func:`build_pipeline`.
     """
     path = Path(path)
-    data = load_toml(path)
-    unknown = set(data) - {"labelers", "aggregate"}
-    if unknown:
-        raise DistantError(f"unknown key {sorted(unknown)[0]!r} (valid keys: aggregate, labelers)", path)
-    return build_pipeline(data.get("labelers"), data.get("aggregate", {}), path=path, types=types)
+    config = build(LabelingConfig, load_toml(path), path=path, base=path.resolve().parent)
+    return build_pipeline(config.labelers, config.aggregate, path=path, types=types)
 
 
-def build_pipeline(specs: Any, aggregate: dict[str, Any], path: str | Path | None = None, *,
-                   types: Sequence[str] | None = None) -> tuple[list[Labeler], Aggregator]:
-    """Build labelers and the aggregator from ``[[labelers]]`` tables and an ``[aggregate]`` table.
+def build_pipeline(labelers: Sequence[LabelerConfig | dict[str, Any]], aggregate: AggregateConfig | dict[str, Any],
+                   path: str | Path | None = None, *, types: Sequence[str] | None = None
+                   ) -> tuple[list[Labeler], Aggregator]:
+    """Build labelers and the aggregator from the ``[[labelers]]`` and ``[aggregate]`` tables.
 
     Args:
-        specs: The ``[[labelers]]`` tables.
-        aggregate: The ``[aggregate]`` table.
-        path: The config file they come from: named in errors, and relative paths resolve against its folder.
+        labelers: The ``[[labelers]]`` tables, in priority order (typed, or plain tables from Python).
+        aggregate: The ``[aggregate]`` table (typed, or a plain table).
+        path: The config file they come from, named in errors.
         types: The run's entity types (the training config's ``data.types``); ``None`` or empty: every type
             the labelers emit (:func:`default_types`). ``unknown_label = "*"`` is resolved to them here,
             before any labeling, and ``aggregator.types`` holds them.
 
     Raises:
-        DistantError: a bad table or option (naming the file and key), or ``*`` with no type to stand for.
+        DistantError: no labeler, a layer the aggregation names that no labeler writes, or ``*`` with no type
+            to stand for.
     """
-    path = None if path is None else Path(path)
-    base = None if path is None else path.resolve().parent
-    if not isinstance(specs, list) or not specs:
+    if not labelers:
         raise DistantError("expected at least one [[labelers]] table", path)
-    labelers = build_labelers(specs, path=path, base=base)
-    options = build(AggregateOptions, aggregate, path=path, prefix="aggregate.", base=base)
-    names = [lab.name for lab in labelers]
-    for layer in options.layers or ():
+    if isinstance(aggregate, dict):
+        aggregate = build(AggregateConfig, aggregate, path=path, prefix="aggregate.")
+    built = build_labelers(labelers, path=path)
+    names = [lab.name for lab in built]
+    for layer in aggregate.layers or ():
         if layer not in names:
             raise DistantError(f"aggregate.layers: no labeler is named {layer!r} (labelers: {', '.join(names)})", path)
-    return labelers, build_aggregator(options, names, resolve_types(labelers, types, path))
+    return built, build_aggregator(aggregate, names, resolve_types(built, types, path))
 
 
 def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (), stopwords: Path | None = None,
@@ -308,18 +305,18 @@ def labelers_from_args(dicts: Sequence[Path] = (), unknown: Sequence[Path] = (),
         return load_labeling_config(config, types=types)
     if not (dicts or unknown or patterns):
         raise DistantError("nothing to label with: give --dict, --unknown, --patterns or --config")
+    if stopwords is not None and not (dicts or unknown):
+        raise DistantError("--stopwords needs --dict or --unknown")
     try:
-        aggregate = AggregateOptions(method=method, unmatched=unmatched)
+        aggregate = AggregateConfig(method=method, unmatched=unmatched)
     except ValueError as e:  # its message names the option and the valid values
         raise DistantError(str(e)) from None
-    labelers: list[Labeler] = []
+    configs: list[LabelerConfig] = []
     if dicts or unknown:
         options = DictionaryOptions(dicts=list(dicts), unknown=list(unknown), stopwords=stopwords)
-        labelers.append(DictionaryLabeler("dictionary", options))
+        configs.append(LabelerConfig("dictionary", "dictionary", options))
         if dicts and abbreviations:
-            labelers.append(AbbreviationLabeler("abbreviation", AbbreviationOptions(layer="dictionary")))
-    elif stopwords is not None:
-        raise DistantError("--stopwords needs --dict or --unknown")
+            configs.append(LabelerConfig("abbreviation", "abbreviation", AbbreviationOptions(layer="dictionary")))
     if patterns:
-        labelers.append(PatternLabeler("pattern", PatternOptions(tables=list(patterns))))
-    return labelers, build_aggregator(aggregate, [lab.name for lab in labelers], resolve_types(labelers, types))
+        configs.append(LabelerConfig("pattern", "pattern", PatternOptions(tables=list(patterns))))
+    return build_pipeline(configs, aggregate, types=types)

@@ -33,55 +33,17 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from distant.checkpoints import checkpoint_errors, require_keys
-from distant.config import build, check_range
+from distant.config.model import CharLMConfig
+from distant.config.run import PretrainConfig
 from distant.errors import DistantError
 from distant.models.embeddings import WordVocab
+from distant.models.batching import length_batches
 from distant.models.encoder import Dropout, dropout, gather_steps
 from distant.models.features import cache_features
 from distant.models.parallel import branch_generators, branches
 
 CHARLM_FORMAT_VERSION = 1
 IGNORE = -100  # LM target of a word with no next / previous word (cross-entropy's ignore index)
-
-
-@dataclass
-class CharLMConfig:
-    """Sizes and pre-training settings of the character LM."""
-
-    char_dim: int = 30
-    hidden_size: int = 256  # per direction; features are 2 * hidden_size wide
-    num_layers: int = 1
-    dropout: float = 0.2
-    lm_vocab_size: int = 10000  # most frequent words predicted by the LM; the rest are <unk>
-    lm_cutoffs: tuple[int, ...] = (200, 2000)  # adaptive-softmax cluster boundaries
-    min_char_count: int = 1
-    lr: float = 2e-3
-    batch_size: int = 32
-    clip: float = 5.0
-
-    def __post_init__(self) -> None:
-        for key in ("char_dim", "hidden_size", "num_layers", "min_char_count", "batch_size"):
-            check_range(f"model.charlm.{key}", getattr(self, key), low=1)
-        check_range("model.charlm.lm_vocab_size", self.lm_vocab_size, low=2)
-        check_range("model.charlm.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
-        check_range("model.charlm.lr", self.lr, low=0.0, low_open=True)
-        check_range("model.charlm.clip", self.clip, low=0.0)
-        cutoffs = list(self.lm_cutoffs)
-        if any(c < 1 for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
-            raise ValueError(f"model.charlm.lm_cutoffs: expected increasing positive integers, found {cutoffs!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the config as plain types."""
-        d = dataclasses.asdict(self)
-        d["lm_cutoffs"] = list(self.lm_cutoffs)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "charlm") -> CharLMConfig:
-        """Rebuild from :meth:`to_dict`'s output; unknown keys are errors."""
-        cfg = build(cls, dict(data), prefix=f"{where}.")
-        cfg.lm_cutoffs = tuple(cfg.lm_cutoffs)
-        return cfg
 
 
 class CharVocab:
@@ -312,7 +274,8 @@ class CharLM(nn.Module):
         if version != CHARLM_FORMAT_VERSION:
             raise DistantError(f"{where}: format version {version!r}, expected {CHARLM_FORMAT_VERSION}")
         with checkpoint_errors(where, "a char-LM checkpoint written by distant"):
-            model = cls(CharLMConfig.from_dict(checkpoint["config"]),
+            config = {k: v for k, v in checkpoint["config"].items() if k not in ("lr", "batch_size", "clip")}
+            model = cls(CharLMConfig.from_dict(config),
                         CharVocab.from_state(checkpoint["vocabs"]["chars"]),
                         WordVocab.from_state(checkpoint["vocabs"]["lm_words"]))
             model.load_state_dict(checkpoint["state_dict"])
@@ -332,15 +295,7 @@ def build_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig) -> Ch
     return CharLM(config, chars, lm_words)
 
 
-def _length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Group indices of similar length into batches (less padding), in shuffled batch order."""
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def pretrain_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig, *, epochs: int,
+def pretrain_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig, settings: PretrainConfig, *,
                     device: torch.device | str = "cpu", seed: int = 0,
                     model: CharLM | None = None) -> Iterator[dict[str, Any]]:
     """Pre-train a char LM on raw tokenized text, yielding progress after every step.
@@ -350,8 +305,8 @@ def pretrain_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig, *,
 
     Args:
         sentences: tokenized sentences.
-        config: model sizes and optimiser settings.
-        epochs: passes over ``sentences``.
+        config: model sizes (a new model's; ``model`` keeps its own).
+        settings: epochs, learning rate, batch size and gradient clipping (``[pretrain]``).
         device: where to train.
         seed: seeds the model initialisation, dropout and batch order.
         model: a model to continue training; None builds one from ``sentences``.
@@ -367,17 +322,17 @@ def pretrain_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig, *,
     model.to(device)
     examples = [model.encode(s) for s in sentences if len(s) > 0]
     lengths = [len(e.fw_chars) for e in examples]
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     step = 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, settings.epochs + 1):
         model.train()
         start, chars = time.perf_counter(), 0
-        for ids in _length_batches(lengths, config.batch_size, rng):
+        for ids in length_batches(lengths, settings.batch_size, rng):
             batch = collate_chars([examples[i] for i in ids]).to(device)
             loss = model.lm_loss(batch)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
             optimiser.step()
             step += 1
             chars += sum(lengths[i] for i in ids)

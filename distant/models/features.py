@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from distant.models.batching import map_in_length_order
+
 
 @torch.no_grad()
 def cache_features(module: nn.Module, sentences: Sequence[Sequence[str]], sizes: Sequence[int],
@@ -28,16 +30,13 @@ def cache_features(module: nn.Module, sentences: Sequence[Sequence[str]], sizes:
     """
     was_training = module.training
     module.eval()
-    order = sorted(range(len(sentences)), key=lambda i: sizes[i])
-    out: list[torch.Tensor | None] = [None] * len(sentences)
+
+    def compute(ids: list[int]) -> list[torch.Tensor]:
+        feats = run(ids).to("cpu", dtype)  # [b, T, F]
+        return [feats[row, :len(sentences[i])].clone() for row, i in enumerate(ids)]
+
     try:
-        for k in range(0, len(order), batch_size):
-            ids = [i for i in order[k:k + batch_size] if len(sentences[i]) > 0]
-            if not ids:
-                continue
-            feats = run(ids).to("cpu", dtype)  # [b, T, F]
-            for row, i in enumerate(ids):
-                out[i] = feats[row, :len(sentences[i])].clone()
+        out = map_in_length_order(compute, sizes, batch_size, keep=lambda i: len(sentences[i]) > 0)
     finally:
         module.train(was_training)
     return [t if t is not None else torch.zeros(0, feature_dim, dtype=dtype) for t in out]

@@ -1,177 +1,70 @@
-"""The sequence tagger: word features (embeddings, transformer, char LM, extra) -> BiLSTM -> emissions -> CRF.
+"""The sequence tagger: its inputs' features per word -> BiLSTM -> emissions -> CRF.
 
-Optional parts are sub-modules that exist or not according to :class:`TaggerConfig`:
+The inputs are modules of their own (:mod:`distant.models.inputs`: word embeddings, char LM, transformer,
+extra features), each with its width and its live and cached paths; the tagger concatenates what they give::
 
-* ``words``: trainable (or frozen) word embeddings, absent when ``word_dim == 0``;
-* ``transformer`` (``encoder = "transformer"``): a Hugging Face encoder's sub-word states pooled per word
-  (:mod:`distant.models.transformer`), fine-tuned with its own learning rate, or frozen and read from the
-  batch's cached ``transformer_features``;
-* ``charlm`` + ``char_highway``: LM-LSTM-CRF character features, either computed live from the char LM
-  (co-training, or prediction) or read from the batch's cached ``char_features`` (frozen, pre-trained LM);
-* ``extra_dim``: any other frozen per-word features the batch carries;
-* ``encoder``: a BiLSTM over the concatenated features, or, with ``hidden_size == 0``, none (the emissions are a
-  linear layer over the features: the usual head for a fine-tuned transformer).
+    features = [input(batch.inputs[input.name]) for input in inputs]    # each [B, T, d_i]
+    emissions = out(encoder(cat(features)))                              # [B, T, K]
 
-Training uses the partial-label CRF loss over the batch's allowed tag sets. The data flow for training is::
+Training, prediction and the tests go through the same three methods: :meth:`Tagger.encode` (sentences ->
+examples, once), :meth:`Tagger.collate` (examples -> a padded batch), then :meth:`Tagger.loss` (the
+partial-label CRF loss over the batch's allowed tag sets) or :meth:`Tagger.decode` (Viterbi tags and their
+marginal probabilities).
 
-    examples = tagger.encode(sentences, allowed=..., char_features=...)   # once
-    batch = collate(examples[i:j]).to(device)                                 # per step
-    loss, parts = tagger.loss(batch)
-
-A checkpoint is ``{format_version, config, vocabs, state_dict}`` with only tensors and plain types; a
-transformer's weights are in the state dict and its tokenizer and config files (bytes) in ``vocabs``.
+A checkpoint is ``{format_version, config, tags, inputs, predict, state_dict}`` holding only tensors and plain
+types: ``inputs`` holds each input's vocabularies or files (a transformer's tokenizer and config), ``predict``
+the document rules that prediction applies (:class:`~distant.config.run.PredictConfig`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
-from distant.docs import UNKNOWN
 from distant.checkpoints import checkpoint_errors, require_keys
-from distant.config import build, check_range
+from distant.config.model import TaggerConfig
+from distant.config.run import PredictConfig
+from distant.debias.corrections import instance_weighted
 from distant.errors import DistantError
-from distant.models.charlm import (CharBatch, CharExample, CharLM, CharLMConfig, CharVocab, Highway,
-                                   build_charlm, collate_chars, compute_charlm_features)
+from distant.models.charlm import build_charlm
 from distant.models.crf import CRF, bio_constraints
-from distant.models.embeddings import PAD_ID, WordEmbedding, WordVocab, load_word_vectors
 from distant.models.encoder import BiLSTMEncoder, PassThrough
+from distant.models.inputs import CharLMInput, TaggerInput, TransformerInput, build_inputs, inputs_from_state
 from distant.models.parallel import run_all
-from distant.models.transformer import (POOLINGS, SubwordBatch, SubwordExample, TransformerEncoder,
-                                        collate_subwords, load_transformer)
 
-FORMAT_VERSION = 1
-
-# A token's tags: a tag name, UNKNOWN ("-": any tag), or a collection of tag names.
-TokenTags = str | Collection[str]
-
-ENCODERS = ("lstm", "transformer")  # what reads the words (model.encoder)
-
-
-@dataclass
-class TaggerConfig:
-    """What the tagger is made of (maps 1:1 to the ``[model]`` config table)."""
-
-    word_dim: int = 100  # 0: no word embeddings (features only)
-    freeze_word_embeddings: bool = False
-    min_word_count: int = 1
-    lower: bool = True
-    digits_to_zero: bool = True
-    encoder: str = "lstm"  # lstm: embeddings / char LM into the BiLSTM; transformer: a transformer's features too
-    transformer: str = ""  # encoder = transformer: a local model directory (or a name in the local HF cache)
-    pooling: str = "first"  # a word's transformer feature: its first sub-word's state, or the mean (mean)
-    fine_tune: bool = False  # train the transformer (false: frozen, its features computed once and cached)
-    encoder_lr: float = 2e-5  # learning rate of the transformer's weights when fine-tuning
-    window: int = 0  # sub-words per transformer window, specials included (0: the model's maximum)
-    hidden_size: int = 200  # BiLSTM size per direction (0: no BiLSTM, a linear layer over the features)
-    num_layers: int = 1
-    dropout: float = 0.5
-    use_charlm: bool = False
-    charlm: CharLMConfig = field(default_factory=CharLMConfig)
-    freeze_charlm: bool = True  # frozen: features can be cached, and lm_weight is unused
-    highway_layers: int = 1
-    char_proj_dim: int = 0  # > 0: project the 2H char features to this width before the highway (faster)
-    lm_weight: float = 0.0  # weight of the char-LM loss when co-training (freeze_charlm = false)
-    extra_dim: int = 0  # width of extra frozen per-word features in the batch
-    # Document-level rules after decoding (distant.predict.apply_document_rules): a short form defined in a
-    # document ("long form (SF)") takes its long form's predicted type at every occurrence; a surface predicted
-    # with at least consistency_min_score confidence is labeled so at its other occurrences (0: off).
-    propagate_abbreviations: bool = True
-    consistency_min_score: float = 0.0
-    constraints: bool = True  # forbid invalid transitions (O -> I-X, B-X -> I-Y) in the CRF
-    scheme: str = "IOB2"
-
-    def __post_init__(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"model.encoder is {self.encoder!r}; expected one of {', '.join(ENCODERS)}")
-        if self.encoder == "transformer" and not self.transformer:
-            raise ValueError("model.encoder is 'transformer' but model.transformer is empty; expected a local "
-                             "model directory")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling is {self.pooling!r}; expected one of {', '.join(POOLINGS)}")
-        if self.encoder == "lstm":
-            check_range("model.hidden_size", self.hidden_size, low=1)  # 0 (no BiLSTM) is for a transformer
-        for key in ("word_dim", "window", "hidden_size", "char_proj_dim", "extra_dim", "highway_layers"):
-            check_range(f"model.{key}", getattr(self, key), low=0)
-        for key in ("min_word_count", "num_layers"):
-            check_range(f"model.{key}", getattr(self, key), low=1)
-        check_range("model.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
-        check_range("model.encoder_lr", self.encoder_lr, low=0.0, low_open=True)
-        check_range("model.lm_weight", self.lm_weight, low=0.0)
-        check_range("model.consistency_min_score", self.consistency_min_score, low=0.0, high=1.0)
-        if self.scheme not in ("IOB2", "IOBES"):
-            raise ValueError(f"model.scheme: expected IOB2 or IOBES, found {self.scheme!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the config as plain types."""
-        d = dataclasses.asdict(self)
-        d["charlm"] = self.charlm.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "model") -> TaggerConfig:
-        """Build from a dict (nested ``charlm`` dict allowed); unknown keys are errors."""
-        data = dict(data)
-        charlm = CharLMConfig.from_dict(data.pop("charlm", {}), f"{where}.charlm")
-        cfg = build(cls, data, prefix=f"{where}.")
-        cfg.charlm = charlm
-        return cfg
-
-
-@dataclass
-class TaggerVocabs:
-    """The tagger's word vocabulary and tag names (the char LM keeps its own vocabularies)."""
-
-    words: WordVocab
-    tags: list[str]
-
-    def tag_index(self) -> dict[str, int]:
-        """Return ``{tag name: index}``."""
-        return {t: i for i, t in enumerate(self.tags)}
+FORMAT_VERSION = 2
 
 
 @dataclass
 class TaggerExample:
-    """One encoded sentence of ``n`` words (built once, padded per batch by :func:`collate`)."""
+    """One encoded sentence of ``length`` words: each input's item (live, or cached features), allowed tags."""
 
-    words: torch.Tensor  # [n] word ids
-    allowed: torch.Tensor | None = None  # [n, K] bool allowed tags
-    chars: CharExample | None = None  # char streams, when the char LM runs live
-    char_features: torch.Tensor | None = None  # [n, 2H] cached frozen char-LM features
-    extra: torch.Tensor | None = None  # [n, E] extra frozen features
-    subwords: SubwordExample | None = None  # transformer windows, when the transformer runs live
-    transformer_features: torch.Tensor | None = None  # [n, H] cached frozen transformer features
+    length: int
+    inputs: dict[str, Any]
+    allowed: torch.Tensor | None = None  # [n, K] bool
 
 
 @dataclass
 class TaggerBatch:
-    """A padded batch (``B`` sentences, ``T`` = longest)."""
+    """A padded batch of ``B`` sentences (``T`` = the longest)."""
 
-    words: torch.Tensor  # [B, T] word ids (0 = padding)
     mask: torch.Tensor  # [B, T] bool, true for real words (a prefix)
-    lengths: torch.Tensor  # [B] long, on the CPU (packing needs it there)
+    lengths: torch.Tensor  # [B] long, on the CPU
+    inputs: dict[str, Any]  # each input's padded part
     allowed: torch.Tensor | None = None  # [B, T, K] bool (true on padding)
-    chars: CharBatch | None = None
-    char_features: torch.Tensor | None = None  # [B, T, 2H] float32
-    extra: torch.Tensor | None = None  # [B, T, E] float32
-    subwords: SubwordBatch | None = None
-    transformer_features: torch.Tensor | None = None  # [B, T, H] float32
 
     def to(self, device: torch.device | str) -> TaggerBatch:
         """Return a copy on ``device`` (``lengths`` stays on the CPU)."""
         def move(t: Any) -> Any:
             return None if t is None else t.to(device)
 
-        return TaggerBatch(move(self.words), move(self.mask), self.lengths, move(self.allowed),
-                           move(self.chars), move(self.char_features), move(self.extra), move(self.subwords),
-                           move(self.transformer_features))
+        return TaggerBatch(move(self.mask), self.lengths, {k: move(v) for k, v in self.inputs.items()},
+                           move(self.allowed))
 
     @property
     def num_words(self) -> int:
@@ -179,156 +72,73 @@ class TaggerBatch:
         return int(self.lengths.sum())
 
 
-def allowed_matrix(token_tags: Sequence[TokenTags], tag_names: Sequence[str]) -> torch.Tensor:
-    """Turn per-token tag sets into a bool ``[n, K]`` matrix.
+@dataclass
+class LossTerms:
+    """The parts of the training loss of a batch."""
 
-    Args:
-        token_tags: per token a tag name, :data:`~distant.docs.UNKNOWN` (any tag), or a collection of names.
-        tag_names: the tagger's tags in index order.
+    crf: torch.Tensor  # [B] the partial-label CRF loss of each sentence
+    aux: torch.Tensor | None  # scalar: the inputs' auxiliary losses (a co-trained char LM's), weighted
+    emissions: torch.Tensor  # [B, T, K]
 
-    Raises:
-        DistantError: a tag is not among ``tag_names`` or a token's set is empty.
-    """
-    index = {t: i for i, t in enumerate(tag_names)}
-    out = np.zeros((len(token_tags), len(tag_names)), dtype=bool)
-    for i, tags in enumerate(token_tags):
-        if isinstance(tags, str):
-            tags = (tags,)
-        for tag in tags:
-            if tag == UNKNOWN:
-                out[i] = True
-            elif tag in index:
-                out[i, index[tag]] = True
-            else:
-                raise DistantError(f"token {i} has tag {tag!r}; expected one of {', '.join(tag_names)} "
-                                   f"or {UNKNOWN!r}")
-        if not out[i].any():
-            raise DistantError(f"token {i} has an empty set of allowed tags")
-    return torch.from_numpy(out)
-
-
-def _as_allowed(value: Any, tag_names: Sequence[str], n: int) -> torch.Tensor:
-    if isinstance(value, torch.Tensor | np.ndarray):
-        m = torch.as_tensor(value, dtype=torch.bool)
-    else:
-        m = allowed_matrix(value, tag_names)
-    if tuple(m.shape) != (n, len(tag_names)):
-        raise DistantError(f"allowed tags have shape {tuple(m.shape)}, expected {(n, len(tag_names))}")
-    return m
-
-
-def collate(examples: Sequence[TaggerExample]) -> TaggerBatch:
-    """Pad encoded sentences into a :class:`TaggerBatch` (only tensor copies; no Python loop over words)."""
-    lengths = torch.tensor([len(e.words) for e in examples], dtype=torch.long)  # [B]
-    words = pad_sequence([e.words for e in examples], batch_first=True, padding_value=PAD_ID)  # [B, T]
-    mask = torch.arange(words.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # [B, T]
-    first = examples[0]
-    allowed = chars = char_features = extra = subwords = transformer_features = None
-    if first.allowed is not None:
-        allowed = pad_sequence([e.allowed for e in examples], batch_first=True, padding_value=True)
-    if first.chars is not None:
-        chars = collate_chars([e.chars for e in examples])
-    if first.char_features is not None:
-        char_features = pad_sequence([e.char_features for e in examples], batch_first=True).float()
-    if first.extra is not None:
-        extra = pad_sequence([e.extra for e in examples], batch_first=True).float()
-    if first.subwords is not None:
-        subwords = collate_subwords([e.subwords for e in examples], words.shape[1])
-    if first.transformer_features is not None:
-        transformer_features = pad_sequence([e.transformer_features for e in examples], batch_first=True).float()
-    return TaggerBatch(words, mask, lengths, allowed, chars, char_features, extra, subwords, transformer_features)
+    def total(self, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the loss to minimise: the mean CRF loss (instance-weighted with ``weights [B]``) plus aux."""
+        loss = self.crf.mean() if weights is None else instance_weighted(self.crf, weights)
+        return loss if self.aux is None else loss + self.aux
 
 
 class Tagger(nn.Module):
-    """BiLSTM-CRF tagger over word embeddings and optional transformer, char-LM and extra features.
+    """Inputs -> BiLSTM (or a linear layer) -> emissions -> CRF.
 
     Args:
-        config: which parts and sizes.
-        vocabs: word vocabulary and tag names.
-        charlm: the character LM, required when ``config.use_charlm`` (see :func:`build_tagger`).
-        word_vectors: optional ``[len(vocabs.words), word_dim]`` initial word embeddings.
-        transformer: the transformer, required when ``config.encoder == "transformer"`` (see :func:`build_tagger`).
+        config: The model config.
+        tags: Tag names in index order, ``O`` first.
+        inputs: The input modules, in the order their features are concatenated.
+        rules: The document rules prediction applies.
     """
 
-    def __init__(self, config: TaggerConfig, vocabs: TaggerVocabs, charlm: CharLM | None = None,
-                 word_vectors: torch.Tensor | None = None, transformer: TransformerEncoder | None = None) -> None:
+    def __init__(self, config: TaggerConfig, tags: Sequence[str], inputs: Sequence[TaggerInput],
+                 rules: PredictConfig | None = None) -> None:
         super().__init__()
         self.config = config
-        self.vocabs = vocabs
-        num_tags = len(vocabs.tags)
-        in_dim = config.extra_dim
-        self.words: WordEmbedding | None = None
-        if config.word_dim > 0:
-            self.words = WordEmbedding(len(vocabs.words), config.word_dim, word_vectors,
-                                       config.freeze_word_embeddings)
-            in_dim += config.word_dim
-        self.transformer: TransformerEncoder | None = None
-        if config.encoder == "transformer":
-            if transformer is None:
-                raise ValueError("config.encoder is 'transformer': pass the TransformerEncoder "
-                                 "(build_tagger loads one)")
-            self.transformer = transformer
-            in_dim += transformer.feature_dim
-            if not config.fine_tune:
-                transformer.requires_grad_(False)
-        self.charlm: CharLM | None = None
-        self.char_highway: nn.Module | None = None
-        if config.use_charlm:
-            if charlm is None:
-                raise ValueError("config.use_charlm is set: pass the CharLM (build_tagger builds one)")
-            self.charlm = charlm
-            if config.char_proj_dim > 0:
-                self.char_highway = nn.Sequential(nn.Linear(charlm.feature_dim, config.char_proj_dim),
-                                                  Highway(config.char_proj_dim, config.highway_layers))
-                in_dim += config.char_proj_dim
-            else:
-                self.char_highway = Highway(charlm.feature_dim, config.highway_layers)
-                in_dim += charlm.feature_dim
-            if config.freeze_charlm:
-                charlm.requires_grad_(False)
-        if in_dim == 0:
+        self.tags = list(tags)
+        self.rules = rules or PredictConfig()
+        self.inputs = nn.ModuleDict({i.name: i for i in inputs})
+        width = sum(i.dim for i in inputs)
+        if width == 0:
             raise DistantError("the tagger has no input: set model.word_dim, model.use_charlm, model.encoder or "
                                "model.extra_dim")
         if config.hidden_size > 0:
-            self.encoder: nn.Module = BiLSTMEncoder(in_dim, config.hidden_size, config.num_layers, config.dropout)
+            self.encoder: nn.Module = BiLSTMEncoder(width, config.hidden_size, config.num_layers, config.dropout)
         else:
-            self.encoder = PassThrough(in_dim, config.dropout)
-        self.out = nn.Linear(self.encoder.output_dim, num_tags)
-        if config.constraints:
-            self.crf = CRF(num_tags, *bio_constraints(vocabs.tags, config.scheme))
-        else:
-            self.crf = CRF(num_tags)
+            self.encoder = PassThrough(width, config.dropout)
+        self.out = nn.Linear(self.encoder.output_dim, len(self.tags))
+        constraints = bio_constraints(self.tags, config.scheme) if config.constraints else ()
+        self.crf = CRF(len(self.tags), *constraints)
         # Emission bias applied at decoding (shift correction); zero until set.
-        self.register_buffer("tag_bias", torch.zeros(num_tags))
+        self.register_buffer("tag_bias", torch.zeros(len(self.tags)))
 
-    # -- modes -----------------------------------------------------------------------------------------------
+    def tag_index(self) -> dict[str, int]:
+        """Return ``{tag name: index}``."""
+        return {t: i for i, t in enumerate(self.tags)}
 
-    @property
-    def charlm_frozen(self) -> bool:
-        """Whether the char LM is present and frozen (its features may then be cached)."""
-        return self.charlm is not None and self.config.freeze_charlm
-
-    @property
-    def transformer_frozen(self) -> bool:
-        """Whether the transformer is present and frozen (its features may then be cached)."""
-        return self.transformer is not None and not self.config.fine_tune
+    # -- modes and parameters ----------------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Tagger:
-        """Set training mode; frozen parts stay in eval mode so that their features match cached ones."""
+        """Set training mode; frozen inputs stay in eval mode, so their features match cached ones."""
         super().train(mode)
-        if self.charlm_frozen:
-            self.charlm.eval()
-        if self.transformer_frozen:
-            self.transformer.eval()
+        for module in self.inputs.values():
+            if module.frozen:
+                module.eval()
         return self
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """Return the parameters the optimiser should update (frozen parts excluded)."""
+        """Return the parameters the optimiser should update (frozen inputs excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
     def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
-        """Return optimiser parameter groups: the head at ``lr``, a fine-tuned transformer at ``config.encoder_lr``."""
-        inside = set() if self.transformer is None else {id(p) for p in self.transformer.parameters()}
+        """Return optimiser groups: everything at ``lr``, a fine-tuned transformer at ``config.encoder_lr``."""
+        transformer = self.inputs["transformer"] if "transformer" in self.inputs else None
+        inside = set() if transformer is None else {id(p) for p in transformer.parameters()}
         trainable = self.trainable_parameters()
         groups = [{"params": [p for p in trainable if id(p) not in inside], "lr": lr}]
         encoder = [p for p in trainable if id(p) in inside]
@@ -336,173 +146,93 @@ class Tagger(nn.Module):
             groups.append({"params": encoder, "lr": self.config.encoder_lr})
         return groups
 
-    @torch.no_grad()
-    def cached_features(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-                        device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
-        """Compute the frozen parts' features once (char LM, transformer), as keyword arguments for :meth:`encode`."""
-        out: dict[str, list[torch.Tensor]] = {}
-        if self.charlm_frozen:
-            self.charlm.to(device)
-            out["char_features"] = compute_charlm_features(self.charlm, sentences, batch_size=batch_size,
-                                                           device=device)
-        if self.transformer_frozen:
-            self.transformer.to(device)
-            out["transformer_features"] = self.transformer.features(sentences, batch_size=batch_size, device=device)
-        return out
+    # -- data --------------------------------------------------------------------------------------------------
 
-    # -- data ------------------------------------------------------------------------------------------------
+    def cache(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
+              device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
+        """Compute the frozen inputs' features once (char LM, transformer), to give to :meth:`encode`."""
+        return {name: module.cache(sentences, batch_size=batch_size, device=device)
+                for name, module in self.inputs.items() if module.frozen and name != "extra"}
 
-    def encode(self, sentences: Sequence[Sequence[str]], *, allowed: Sequence[Any] | None = None,
-               char_features: Sequence[torch.Tensor] | None = None,
-               extra: Sequence[torch.Tensor] | None = None,
-               transformer_features: Sequence[torch.Tensor] | None = None) -> list[TaggerExample]:
-        """Encode sentences once into examples for :func:`collate`.
-
-        Char streams are encoded only when the tagger has a char LM and no cached ``char_features`` are given,
-        transformer windows only when it has a transformer and no cached ``transformer_features``
-        (:meth:`cached_features` computes both for the frozen parts).
+    def encode(self, sentences: Sequence[Sequence[str]], *, allowed: Sequence[torch.Tensor] | None = None,
+               cached: dict[str, Sequence[torch.Tensor]] | None = None) -> list[TaggerExample]:
+        """Encode sentences once into examples for :meth:`collate`.
 
         Args:
-            sentences: tokenized sentences.
-            allowed: per sentence a bool ``[n, K]`` tensor / array, or per-token tags (see :func:`allowed_matrix`).
-            char_features: per sentence ``[n, 2H]`` cached features from :func:`compute_charlm_features`
-                (only valid for a frozen char LM).
-            extra: per sentence ``[n, E]`` extra features (``config.extra_dim`` wide).
-            transformer_features: per sentence ``[n, H]`` cached features of a frozen transformer.
+            sentences: Tokenized sentences.
+            allowed: Per sentence a bool ``[n, K]`` tensor of the tags each token may take.
+            cached: Per input name, each sentence's cached ``[n, F]`` features (:meth:`cache`; a frozen input
+                only, and ``extra`` when the model has extra features); the other inputs are encoded live.
 
         Raises:
             DistantError: allowed sets or features that do not fit the sentences or the model.
         """
-        if char_features is not None and not self.charlm_frozen:
-            raise DistantError("cached char-LM features need model.use_charlm and model.freeze_charlm")
-        if transformer_features is not None and not self.transformer_frozen:
-            raise DistantError("cached transformer features need model.encoder = 'transformer' and "
-                               "model.fine_tune = false")
-        if self.config.extra_dim and extra is None:
-            raise DistantError(f"model.extra_dim is {self.config.extra_dim}: extra features are required")
-        live_chars = self.charlm is not None and char_features is None
-        subwords = None
-        if self.transformer is not None and transformer_features is None:
-            subwords = self.transformer.encode(sentences)  # all sentences at once: the tokenizer batches them
+        cached = cached or {}
+        per_input: dict[str, list[Any]] = {}
+        for name, module in self.inputs.items():
+            if name in cached:
+                if not module.frozen:
+                    raise DistantError(f"cached {name} features need a frozen {name} (model.freeze_charlm, "
+                                       "model.fine_tune = false)")
+                per_input[name] = [module.check(f, len(s), i) for i, (f, s) in enumerate(zip(cached[name], sentences))]
+            else:
+                per_input[name] = module.examples(sentences)
+        k = len(self.tags)
         examples = []
         for i, sent in enumerate(sentences):
-            n = len(sent)
-            ex = TaggerExample(torch.tensor(self.vocabs.words.encode(sent), dtype=torch.long))
+            mask = None
             if allowed is not None:
-                ex.allowed = _as_allowed(allowed[i], self.vocabs.tags, n)
-            if live_chars:
-                ex.chars = self.charlm.encode(sent)
-            if char_features is not None:
-                ex.char_features = self._check_features(char_features[i], n, self.charlm.feature_dim, i)
-            if extra is not None:
-                ex.extra = self._check_features(extra[i], n, self.config.extra_dim, i)
-            if subwords is not None:
-                ex.subwords = subwords[i]
-            if transformer_features is not None:
-                ex.transformer_features = self._check_features(transformer_features[i], n,
-                                                               self.transformer.feature_dim, i)
-            examples.append(ex)
+                mask = torch.as_tensor(allowed[i], dtype=torch.bool)
+                if tuple(mask.shape) != (len(sent), k):
+                    raise DistantError(f"sentence {i}: allowed tags of shape {tuple(mask.shape)}, expected "
+                                       f"{(len(sent), k)}")
+            examples.append(TaggerExample(len(sent), {name: items[i] for name, items in per_input.items()}, mask))
         return examples
 
-    @staticmethod
-    def _check_features(feats: torch.Tensor, n: int, dim: int, i: int) -> torch.Tensor:
-        if tuple(feats.shape) != (n, dim):
-            raise DistantError(f"sentence {i}: features of shape {tuple(feats.shape)}, expected {(n, dim)}")
-        return feats
+    def collate(self, examples: Sequence[TaggerExample]) -> TaggerBatch:
+        """Pad encoded sentences into a :class:`TaggerBatch` (tensor copies only, no Python loop over words)."""
+        lengths = torch.tensor([e.length for e in examples], dtype=torch.long)  # [B]
+        steps = int(lengths.max()) if len(examples) else 0
+        mask = torch.arange(steps).unsqueeze(0) < lengths.unsqueeze(1)  # [B, T]
+        inputs = {name: module.collate([e.inputs[name] for e in examples], steps)
+                  for name, module in self.inputs.items()}
+        allowed = None
+        if examples and examples[0].allowed is not None:
+            allowed = torch.nn.utils.rnn.pad_sequence([e.allowed for e in examples], batch_first=True,
+                                                      padding_value=True)  # [B, T, K]
+        return TaggerBatch(mask, lengths, inputs, allowed)
 
-    def make_batch(self, sentences: Sequence[Sequence[str]], **kwargs: Any) -> TaggerBatch:
-        """Encode and collate in one go (``kwargs`` as for :meth:`encode`)."""
-        return collate(self.encode(sentences, **kwargs))
+    # -- model -------------------------------------------------------------------------------------------------
 
-    # -- model -----------------------------------------------------------------------------------------------
-
-    def _inputs(self, batch: TaggerBatch) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
-        """Return the encoder input ``[B, T, D]`` and the live char-LM states (for the LM loss) if any."""
-        parts = []
-        states = None
-        if self.words is not None:
-            parts.append(self.words(batch.words))  # [B, T, word_dim]
-        if self.transformer is not None:
-            if batch.transformer_features is not None:
-                parts.append(batch.transformer_features)  # [B, T, H], cached
-            elif batch.subwords is None:
-                raise DistantError("the model uses a transformer: the batch needs sub-words or cached features")
-            elif self.config.fine_tune:
-                parts.append(self.transformer(batch.subwords))  # [B, T, H]
-            else:
-                with torch.no_grad():
-                    parts.append(self.transformer(batch.subwords))  # [B, T, H]
-        if self.charlm is not None:
-            if batch.char_features is not None:
-                char = batch.char_features  # [B, T, 2H], cached
-            elif batch.chars is not None:
-                if self.config.freeze_charlm:
-                    with torch.no_grad():
-                        char = self.charlm.features(batch.chars)  # [B, T, 2H]
-                else:
-                    states = self.charlm.states(batch.chars)  # 2 x [B, T, H]
-                    char = torch.cat(states, dim=-1)  # [B, T, 2H]
-            else:
-                raise DistantError("the model uses a char LM: the batch needs char streams or cached features")
-            parts.append(self.char_highway(char))  # [B, T, 2H or char_proj_dim]
-        if self.config.extra_dim:
-            if batch.extra is None:
-                raise DistantError(f"model.extra_dim is {self.config.extra_dim}: the batch has no extra features")
-            parts.append(batch.extra)  # [B, T, E]
-        return torch.cat(parts, dim=-1), states
+    def _forward(self, batch: TaggerBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the emissions ``[B, T, K]`` and the inputs' auxiliary loss (or None)."""
+        parts = [module(batch.inputs[name]) for name, module in self.inputs.items()]
+        aux = [p.aux_loss for p in parts if p.aux_loss is not None]
+        features = torch.cat([p.values for p in parts], dim=-1)  # [B, T, D]
+        hidden = self.encoder(features, batch.lengths)  # [B, T, 2H]
+        return self.out(hidden), (sum(aux) if aux else None)  # [B, T, K]
 
     def emissions(self, batch: TaggerBatch) -> torch.Tensor:
         """Return emission scores ``[B, T, K]``."""
-        return self._emissions(batch)[0]
+        return self._forward(batch)[0]
 
-    def _emissions(self, batch: TaggerBatch) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
-        inputs, states = self._inputs(batch)  # [B, T, D]
-        hidden = self.encoder(inputs, batch.lengths)  # [B, T, 2H]
-        return self.out(hidden), states  # [B, T, K]
-
-    def loss_terms(self, batch: TaggerBatch, tag_bias: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Return the parts of the training loss, for callers that weight or extend them.
+    def loss(self, batch: TaggerBatch, tag_bias: torch.Tensor | None = None) -> LossTerms:
+        """Return the parts of the training loss (:meth:`LossTerms.total` adds them up).
 
         Args:
-            batch: a batch with ``allowed`` sets.
-            tag_bias: optional ``[K]`` emission bias during training (BA-Fix).
-
-        Returns:
-            ``(crf [B], lm, emissions [B, T, K])``: the partial-label CRF loss of each sentence, the char-LM
-            loss (a scalar, or None unless the char LM is co-trained with ``lm_weight > 0``), and the emissions.
+            batch: A batch with ``allowed`` sets.
+            tag_bias: Optional ``[K]`` emission bias during training (BA-Fix; ``self.tag_bias`` is for decoding).
         """
         if batch.allowed is None:
             raise DistantError("the batch has no allowed tag sets to learn from")
-        emissions, states = self._emissions(batch)  # [B, T, K]
+        emissions, aux = self._forward(batch)  # [B, T, K]
         crf = self.crf.partial_nll(emissions.float(), batch.allowed, batch.mask, tag_bias)  # [B]
-        lm = None
-        if states is not None and self.config.lm_weight > 0:
-            lm = self.charlm.lm_loss(batch.chars, states)
-        return crf, lm, emissions
+        return LossTerms(crf, aux, emissions)
 
-    def loss(self, batch: TaggerBatch, tag_bias: torch.Tensor | None = None
-             ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Return the training loss (mean over sentences) and its parts.
-
-        The CRF part is the partial-label loss over ``batch.allowed``; when the char LM is co-trained and
-        ``lm_weight > 0``, ``lm_weight * lm_loss`` is added.
-
-        Args:
-            batch: a batch with ``allowed`` sets.
-            tag_bias: optional ``[K]`` emission bias during training (none by default; ``self.tag_bias`` is
-                for decoding only).
-
-        Returns:
-            ``(loss, {"crf": float, "lm": float})``.
-        """
-        crf, lm, _ = self.loss_terms(batch, tag_bias)
-        loss = crf.mean()
-        parts = {"crf": float(loss.detach())}
-        if lm is not None:
-            loss = loss + self.config.lm_weight * lm
-            parts["lm"] = float(lm.detach())
-        return loss, parts
+    @torch.no_grad()
+    def posteriors(self, batch: TaggerBatch, tag_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Return per-token tag posteriors ``[B, T, K]`` (zero on padding), decoding with ``tag_bias``."""
+        return self.crf.marginals(self.emissions(batch).float(), batch.mask, tag_bias)
 
     @torch.no_grad()
     def decode(self, batch: TaggerBatch, tag_bias: torch.Tensor | None = None
@@ -512,7 +242,7 @@ class Tagger(nn.Module):
         Runs in eval mode (restored afterwards).
 
         Args:
-            batch: the batch to tag.
+            batch: The batch to tag.
             tag_bias: ``[K]`` emission bias; None uses ``self.tag_bias``.
         """
         was_training = self.training
@@ -524,105 +254,98 @@ class Tagger(nn.Module):
                                    lambda: self.crf.marginals(emissions, batch.mask, bias)])  # post: [B, T, K]
         finally:
             self.train(was_training)
-        names = self.vocabs.tags
         tags, confidences = [], []
         for b, path in enumerate(paths):
             idx = torch.tensor(path, dtype=torch.long)
             confidences.append(post[b, torch.arange(len(path)), idx].tolist())
-            tags.append([names[i] for i in path])
+            tags.append([self.tags[i] for i in path])
         return tags, confidences
 
-    def predict(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-                device: torch.device | str = "cpu", char_features: Sequence[torch.Tensor] | None = None,
-                extra: Sequence[torch.Tensor] | None = None,
-                transformer_features: Sequence[torch.Tensor] | None = None
-                ) -> tuple[list[list[str]], list[list[float]]]:
-        """Tag sentences in length-sorted batches; results are in input order (see :meth:`decode`)."""
-        examples = self.encode(sentences, char_features=char_features, extra=extra,
-                               transformer_features=transformer_features)
-        order = sorted(range(len(examples)), key=lambda i: len(examples[i].words))
-        tags: list[list[str]] = [[] for _ in examples]
-        conf: list[list[float]] = [[] for _ in examples]
-        for k in range(0, len(order), batch_size):
-            ids = [i for i in order[k:k + batch_size] if len(examples[i].words) > 0]
-            if not ids:
-                continue
-            t, c = self.decode(collate([examples[i] for i in ids]).to(device))
-            for i, ti, ci in zip(ids, t, c):
-                tags[i], conf[i] = ti, ci
-        return tags, conf
-
-    # -- checkpoints -----------------------------------------------------------------------------------------
+    # -- checkpoints -------------------------------------------------------------------------------------------
 
     def to_checkpoint(self) -> dict[str, Any]:
-        """Return ``{format_version, config, vocabs, state_dict}`` holding only tensors and plain types."""
-        vocabs: dict[str, Any] = {"words": self.vocabs.words.to_state(), "tags": list(self.vocabs.tags)}
-        if self.charlm is not None:
-            vocabs["chars"] = self.charlm.chars.to_state()
-            vocabs["lm_words"] = self.charlm.lm_words.to_state()
-        if self.transformer is not None:
-            vocabs["transformer"] = dict(self.transformer.files())  # tokenizer + model config files
-        return {"format_version": FORMAT_VERSION, "config": self.config.to_dict(), "vocabs": vocabs,
-                "state_dict": self.state_dict()}
+        """Return ``{format_version, config, tags, inputs, predict, state_dict}``: tensors and plain types only."""
+        return {"format_version": FORMAT_VERSION, "config": self.config.to_dict(), "tags": list(self.tags),
+                "inputs": {name: module.to_state() for name, module in self.inputs.items()},
+                "predict": dataclasses.asdict(self.rules), "state_dict": self.state_dict()}
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "model checkpoint") -> Tagger:
+    def from_checkpoint(cls, checkpoint: Any, where: str = "model checkpoint") -> Tagger:
         """Rebuild a tagger from :meth:`to_checkpoint`'s output (as loaded with ``weights_only=True``).
 
+        Checkpoints of format version 1 (before the inputs were modules of their own) are read too.
+
         Raises:
-            DistantError: the checkpoint is of another format version.
+            DistantError: a checkpoint of another version, or one that is damaged (naming ``where``).
         """
-        require_keys(checkpoint, ("format_version", "config", "vocabs", "state_dict"), where)
+        if isinstance(checkpoint, dict) and checkpoint.get("format_version") == 1:
+            with checkpoint_errors(where, "a tagger checkpoint written by distant"):
+                checkpoint = upgrade_v1(checkpoint)
+        require_keys(checkpoint, ("format_version", "config", "tags", "inputs", "predict", "state_dict"), where)
         version = checkpoint.get("format_version")
         if version != FORMAT_VERSION:
             raise DistantError(f"{where}: format version {version!r}, expected {FORMAT_VERSION}")
         with checkpoint_errors(where, "a tagger checkpoint written by distant"):
             config = TaggerConfig.from_dict(checkpoint["config"])
-            v = checkpoint["vocabs"]
-            vocabs = TaggerVocabs(WordVocab.from_state(v["words"]), _strings(v["tags"], "tags"))
-            charlm = None
-            if config.use_charlm:
-                charlm = CharLM(config.charlm, CharVocab.from_state(v["chars"]), WordVocab.from_state(v["lm_words"]))
-            transformer = None
-            if config.encoder == "transformer":
-                transformer = TransformerEncoder.from_files(v["transformer"], pooling=config.pooling,
-                                                            window=config.window, where=where)
-            model = cls(config, vocabs, charlm, transformer=transformer)
+            tags = checkpoint["tags"]
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise TypeError("tags: expected a list of strings")
+            rules = PredictConfig.from_dict(checkpoint["predict"])
+            model = cls(config, tags, inputs_from_state(config, checkpoint["inputs"], where), rules)
             model.load_state_dict(checkpoint["state_dict"])
         return model
 
 
-def _strings(value: Any, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise TypeError(f"{what}: expected a list of strings")
-    return list(value)
+def upgrade_v1(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Return a format-1 checkpoint (fixed input fields, document rules in the model config) as format 2."""
+    config = dict(checkpoint["config"])
+    rules = {key: config.pop(key) for key in ("propagate_abbreviations", "consistency_min_score") if key in config}
+    charlm = {k: v for k, v in config.get("charlm", {}).items() if k not in ("lr", "batch_size", "clip")}
+    config["charlm"] = charlm
+    vocabs = checkpoint["vocabs"]
+    inputs: dict[str, Any] = {}
+    if config.get("word_dim", 100) > 0:
+        inputs["words"] = {"words": vocabs["words"]}
+    if "chars" in vocabs:
+        inputs["charlm"] = {"chars": vocabs["chars"], "lm_words": vocabs["lm_words"], "charlm": charlm}
+    if "transformer" in vocabs:
+        inputs["transformer"] = {"files": vocabs["transformer"]}
+    renames = (("words.embedding.", "inputs.words.embedding.embedding."), ("charlm.", "inputs.charlm.lm."),
+               ("char_highway.", "inputs.charlm.highway."), ("transformer.", "inputs.transformer.encoder."))
+    state = {}
+    for key, value in checkpoint["state_dict"].items():
+        for old, new in renames:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        state[key] = value
+    return {"format_version": FORMAT_VERSION, "config": config, "tags": list(vocabs["tags"]), "inputs": inputs,
+            "predict": rules, "state_dict": state}
 
 
 def build_tagger(sentences: Sequence[Sequence[str]], tag_names: Sequence[str], config: TaggerConfig, *,
-                 charlm: CharLM | None = None, word_vectors: str | None = None, seed: int = 0) -> Tagger:
+                 charlm: Any = None, word_vectors: str | None = None, seed: int = 0,
+                 rules: PredictConfig | None = None) -> Tagger:
     """Build an untrained tagger whose vocabularies come from the training ``sentences``.
 
     Args:
-        sentences: the training sentences (the word vocabulary is built from them).
-        tag_names: tags in index order, ``"O"`` first by convention.
-        config: the model config; when ``use_charlm`` and ``charlm`` is None, a fresh char LM is built; when
+        sentences: The training sentences (the word vocabulary is built from them).
+        tag_names: Tags in index order, ``"O"`` first by convention.
+        config: The model config; when ``use_charlm`` and ``charlm`` is None, a fresh char LM is built; when
             ``encoder == "transformer"``, the transformer is loaded from ``config.transformer`` (offline).
-        charlm: a (pre-trained) char LM to use; its ``config`` replaces ``config.charlm``.
-        word_vectors: optional word2vec / GloVe text file to initialise the word embeddings.
-        seed: seeds the parameter initialisation.
+        charlm: A (pre-trained) char LM to use; its config replaces ``config.charlm``.
+        word_vectors: Optional word2vec / GloVe text file to initialise the word embeddings.
+        seed: Seeds the parameter initialisation.
+        rules: The document rules prediction applies.
     """
     torch.manual_seed(seed)
-    words = WordVocab.build(sentences, config.min_word_count, lower=config.lower,
-                            digits_to_zero=config.digits_to_zero)
     if config.use_charlm:
-        if charlm is None:
+        if charlm is None:  # built before the other inputs: the seeded initialisation draws it first
             charlm = build_charlm(sentences, config.charlm)
         config = dataclasses.replace(config, charlm=charlm.config)
-    vectors = None
-    if word_vectors is not None and config.word_dim > 0:
-        vectors = load_word_vectors(word_vectors, words, config.word_dim, seed)
-    transformer = None
-    if config.encoder == "transformer":
-        transformer = load_transformer(config.transformer, pooling=config.pooling, window=config.window)
-    return Tagger(config, TaggerVocabs(words, list(tag_names)), charlm if config.use_charlm else None, vectors,
-                  transformer)
+    inputs = build_inputs(config, sentences, charlm=charlm, word_vectors=word_vectors, seed=seed)
+    return Tagger(config, tag_names, inputs, rules)
+
+
+__all__ = ["FORMAT_VERSION", "CharLMInput", "LossTerms", "Tagger", "TaggerBatch", "TaggerExample",
+           "TransformerInput", "build_tagger", "upgrade_v1"]

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from distant.config.model import POOLINGS
 from distant.errors import DistantError
 from distant.models.features import cache_features
 
-POOLINGS = ("first", "mean")
 _NO_LIMIT = 10**6  # tokenizers without a maximum length report a huge sentinel (int(1e30))
 
 

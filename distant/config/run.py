@@ -1,0 +1,208 @@
+"""A training run (``configs/*.toml``): the tree of tables and the keys that moved.
+
+========================  ==================================================================================
+table                     what
+========================  ==================================================================================
+``[data]``                the training text, the gold development and test documents, the entity types
+``[[labelers]]``          the labelers, in priority order (:mod:`distant.config.labelers`)
+``[aggregate]``           how their layers become the pseudo-labels
+``[model]``               the tagger's inputs, encoder and CRF (:mod:`distant.config.model`)
+``[pretrain]``            pre-training the character LM (or a pre-trained one to use)
+``[train]``               the optimisation, early stopping and self-training
+``[predict]``             decoding and the document rules applied to predictions
+``[debias]``              the shift correction (:mod:`distant.config.debias`)
+========================  ==================================================================================
+
+Keys of older configs that moved are read where they went, with a warning that says so (:data:`MOVED`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distant.config.core import apply_overrides, build, check_range, load_toml
+from distant.config.debias import DebiasConfig
+from distant.config.labelers import AggregateConfig, LabelerConfig, check_labeler_names
+from distant.config.model import TaggerConfig
+from distant.device import check_device_name
+from distant.docs import is_type_name
+from distant.errors import DistantError
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("radam", "adam", "adamw", "sgd")
+
+# Old dotted key -> where it is now. Reading an old config moves the value and says so.
+MOVED = {
+    "train.pretrain_epochs": "pretrain.epochs",
+    "train.charlm": "pretrain.charlm",
+    "model.charlm.lr": "pretrain.lr",
+    "model.charlm.batch_size": "pretrain.batch_size",
+    "model.charlm.clip": "pretrain.clip",
+    "train.eval_batch_size": "predict.batch_size",
+    "model.propagate_abbreviations": "predict.propagate_abbreviations",
+    "model.consistency_min_score": "predict.consistency_min_score",
+    "debias.gold_budget": "data.dev_budget",
+}
+
+
+@dataclass
+class DataConfig:
+    """Where the text, the gold dev set and the gold test set come from (``[data]``)."""
+
+    train: list[Path] = field(default_factory=list)  # unlabeled training text (annotations are ignored)
+    train_format: str | None = None
+    extra_text: list[Path] = field(default_factory=list)  # more raw text for char-LM pre-training
+    dev: Path | None = None  # gold development documents (model selection, shift estimation)
+    dev_budget: int | None = None  # the only gold a run uses: the first N development documents
+    test: Path | None = None  # gold test documents, scored after training
+    types: list[str] = field(default_factory=list)  # entity types (default: those the labelers emit)
+    heldout_fraction: float = 0.1  # pseudo-labeled held-out split for model selection without gold dev
+    # (0: select on the training documents' own pseudo-labels)
+    max_tokens: int = 100  # longer sentences are cut into chunks of this many tokens
+
+    def __post_init__(self) -> None:
+        check_range("data.heldout_fraction", self.heldout_fraction, low=0.0, high=1.0, high_open=True)
+        check_range("data.max_tokens", self.max_tokens, low=1)
+        if self.dev_budget is not None:
+            check_range("data.dev_budget", self.dev_budget, low=1)
+        for k, name in enumerate(self.types):
+            if not is_type_name(name):
+                raise ValueError(f"data.types[{k}]: expected an entity type (a letter, then letters, digits, '_' "
+                                 f"or '.'; not O), found {name!r}")
+        if len(set(self.types)) != len(self.types):
+            raise ValueError(f"data.types: expected each type once, found {self.types!r}")
+
+
+@dataclass
+class PretrainConfig:
+    """Pre-training the character LM on the raw text (``[pretrain]``), before the tagger trains."""
+
+    epochs: int = 0  # passes over the training (and extra) text; 0: no pre-training
+    charlm: Path | None = None  # a pre-trained char LM (``distant pretrain-lm``) to use instead
+    lr: float = 2e-3
+    batch_size: int = 32
+    clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_range("pretrain.epochs", self.epochs, low=0)
+        check_range("pretrain.batch_size", self.batch_size, low=1)
+        check_range("pretrain.lr", self.lr, low=0.0, low_open=True)
+        check_range("pretrain.clip", self.clip, low=0.0)
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation, early stopping and self-training (``[train]``)."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "radam"
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    patience: int = 5  # epochs without dev improvement before stopping
+    seed: int = 13
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    mixed_precision: bool = True  # on CUDA only
+    max_minutes: float = 0.0  # stop after this long (0: no limit); the best model so far is kept
+    threads: int = 0  # 0: one torch thread and independent branches in parallel (distant.models.parallel)
+    self_training: int = 0  # rounds of self-training after the first fit (see distant.selftrain)
+    self_training_epochs: int = 4  # epochs per self-training round (early stopping applies)
+    self_training_min_score: float = 0.9  # confidence a predicted span needs to join the pseudo-labels
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer: expected one of {', '.join(OPTIMIZERS)}, found {self.optimizer!r}")
+        check_device_name(self.device, "train.device")
+        for key in ("epochs", "batch_size", "patience", "self_training_epochs"):
+            check_range(f"train.{key}", getattr(self, key), low=1)
+        for key in ("threads", "self_training"):
+            check_range(f"train.{key}", getattr(self, key), low=0)
+        check_range("train.lr", self.lr, low=0.0, low_open=True)
+        for key in ("weight_decay", "clip", "max_minutes"):
+            check_range(f"train.{key}", getattr(self, key), low=0.0)
+        check_range("train.self_training_min_score", self.self_training_min_score, low=0.0, high=1.0)
+
+
+@dataclass
+class PredictConfig:
+    """Decoding, and the document rules applied to predictions (``[predict]``; a model keeps its own).
+
+    The model tags one sentence at a time; the rules make its predictions agree within a document: a short
+    form defined in it ("long form (SF)") takes its long form's predicted type at every occurrence, and a
+    surface predicted with at least ``consistency_min_score`` confidence is labeled so at its other
+    occurrences (0: off). They apply in dev selection, self-training and ``distant predict`` alike.
+    """
+
+    batch_size: int = 128  # sentences per batch when decoding (dev, test, prediction)
+    propagate_abbreviations: bool = True
+    consistency_min_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("predict.batch_size", self.batch_size, low=1)
+        check_range("predict.consistency_min_score", self.consistency_min_score, low=0.0, high=1.0)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "predict") -> PredictConfig:
+        """Build from a dict; unknown keys are errors."""
+        return build(cls, dict(data), prefix=f"{where}.")
+
+
+@dataclass
+class RunConfig:
+    """A whole training run, as written in ``configs/*.toml``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    labelers: list[LabelerConfig] = field(default_factory=list)
+    aggregate: AggregateConfig = field(default_factory=AggregateConfig)
+    model: TaggerConfig = field(default_factory=TaggerConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    debias: DebiasConfig = field(default_factory=DebiasConfig)
+
+
+def move_old_keys(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Move the keys of :data:`MOVED` to where they are now (in place), with one warning per key.
+
+    Raises:
+        DistantError: a config that sets both the old key and the new one.
+    """
+    for old, new in MOVED.items():
+        *old_tables, old_key = old.split(".")
+        table = data
+        for name in old_tables:
+            table = table.get(name) if isinstance(table, dict) else None
+        if not isinstance(table, dict) or old_key not in table:
+            continue
+        value = table.pop(old_key)
+        *new_tables, new_key = new.split(".")
+        target = data
+        for name in new_tables:
+            target = target.setdefault(name, {})
+        if new_key in target:
+            raise DistantError(f"{old} and {new} are both set; {old} is now {new}: keep that one", path)
+        target[new_key] = value
+        log.warning("%s: %s is now %s (read as such; update the config)", path or "config", old, new)
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a run config: every table typed and checked, every path absolute.
+
+    Relative paths in the file resolve against its folder; those given with ``--set`` against the current
+    one. The labelers' options are checked here too, so a run folder's ``config.toml`` reruns from anywhere.
+
+    Raises:
+        DistantError: a syntax error, an unknown key (with the closest one), a bad value, or a moved key set
+            twice, naming the file and the dotted key.
+    """
+    path = Path(path)
+    data = move_old_keys(apply_overrides(load_toml(path), list(overrides)), path)
+    config = build(RunConfig, data, path=path, base=path.resolve().parent)
+    check_labeler_names(config.labelers, path)
+    return config
