@@ -51,12 +51,6 @@ def split_tag(tag: str, scheme: str = "IOB2") -> tuple[str, str | None]:
     return prefix, label
 
 
-def validate_tags(tags: Sequence[str], scheme: str = "IOB2") -> None:
-    """Raise :class:`TagError` for the first tag that is not valid in ``scheme``."""
-    for tag in tags:
-        split_tag(tag, scheme)
-
-
 def tags_to_spans(tags: Sequence[str], scheme: str = "IOB2") -> list[tuple[int, int, str]]:
     """Decode tags into ``(first_token, last_token + 1, type)`` spans (seqeval strict semantics)."""
     parts = [split_tag(t, scheme) for t in tags]
@@ -205,8 +199,3 @@ def spans_to_tags(n: int, spans: Sequence[tuple[int, int, str]], scheme: str = "
             if scheme == "IOBES":
                 tags[j - 1] = f"E-{label}"
     return tags
-
-
-def entity_types(tags: Sequence[str], scheme: str = "IOB2") -> set[str]:
-    """Return the entity types used in ``tags``."""
-    return {label for _, label in map(lambda t: split_tag(t, scheme), tags) if label}

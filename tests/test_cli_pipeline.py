@@ -50,7 +50,10 @@ def test_train_writes_a_complete_run_folder(trained):
                  "report.json"):
         assert (trained / name).is_file(), name
     report = json.loads((trained / "report.json").read_text())
-    assert report["train"]["epochs"] == 2 and 0.0 <= report["test"]["micro"]["f1"] <= 1.0
+    gold_mentions = sum(line.count("\t") >= 4 for line in (SAMPLE / "gold.pubtator").read_text().splitlines())
+    assert report["train"]["epochs"] == 2 and report["train"]["best_epoch"] in (1, 2)
+    assert report["test"]["micro"]["support"] == gold_mentions == 66 and report["test"]["documents"] == 8
+    assert report["dev"]["scores"]["support"] > 0 and report["train"]["stopped_by"] == "epochs"
     assert len((trained / "metrics.jsonl").read_text().splitlines()) == 2
     checkpoint = torch.load(trained / "model.pt", map_location="cpu", weights_only=True)
     assert checkpoint["format_version"] == 2 and checkpoint["tags"][0] == "O"
@@ -64,7 +67,9 @@ def test_label_predict_evaluate(trained, tmp_path):
     for out in ("pred.pubtator", "pred.jsonl", "pred.conll"):
         ok("predict", trained, SAMPLE / "gold.pubtator", "-o", tmp_path / out)
     spans = [json.loads(line)["spans"]["pred"] for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    assert all(0.0 <= s["score"] <= 1.0 for doc in spans for s in doc)
+    pubtator = [line for line in (tmp_path / "pred.pubtator").read_text().splitlines() if line.count("\t") >= 4]
+    assert len(pubtator) == sum(len(doc) for doc in spans)  # the same predictions in both formats
+    assert all(0.0 < s["score"] <= 1.0 + 1e-6 and s["source"] == "model" for doc in spans for s in doc)
     scores = json.loads(ok("evaluate", SAMPLE / "gold.pubtator", tmp_path / "pred.pubtator", "--json").stdout)
     report = json.loads((trained / "report.json").read_text())
     assert scores["micro"]["f1"] == pytest.approx(report["test"]["micro"]["f1"])

@@ -12,8 +12,7 @@ import torch
 from distant.config import build
 from distant.debias import DebiasConfig
 from distant.debias.corrections import (bias_adjustment, fixed_training_bias, importance_weights,
-                                        inference_bias, instance_weighted, o_bias, repair_iob2,
-                                        threshold_decode, tune_o_bias, tune_threshold,
+                                        inference_bias, instance_weighted, o_bias, tune_o_bias,
                                         weighted_partial_token_loss)
 from distant.debias.crossweigh import crossweigh, entity_disjoint_folds, summarize_weights
 from distant.debias.estimate import (TagDistribution, b_shares, em_prior, gold_distribution, mean_posterior,
@@ -195,26 +194,11 @@ def test_weighted_partial_token_loss_hand_value():
     assert instance_weighted(torch.tensor([2.0, 4.0]), torch.tensor([0.5, 1.0])).item() == pytest.approx(2.5)
 
 
-def test_threshold_decode_repairs_iob2():
-    p = torch.tensor([
-        [0.3, 0.1, 0.5, 0.05, 0.05],  # entity, best I-Chemical at sentence start -> B-Chemical
-        [0.6, 0.0, 0.4, 0.0, 0.0],  # 1 - P(O) = 0.4: entity only under threshold 0.3
-        [0.9, 0.05, 0.05, 0.0, 0.0],
-        [0.1, 0.1, 0.1, 0.1, 0.6],  # I-Disease after O -> B-Disease
-        [0.1, 0.0, 0.7, 0.1, 0.1],  # I-Chemical after a Disease -> B-Chemical
-    ])
-    assert threshold_decode(p, TAGS, 0.3) == ["B-Chemical", "I-Chemical", "O", "B-Disease", "B-Chemical"]
-    assert threshold_decode(p.numpy(), TAGS, 0.5) == ["B-Chemical", "O", "O", "B-Disease", "B-Chemical"]
-    assert repair_iob2(["I-Disease", "I-Disease", "B-Chemical", "I-Disease"]) == \
-        ["B-Disease", "I-Disease", "B-Chemical", "B-Disease"]
-
-
 def test_tune_o_bias_picks_best_and_breaks_ties_toward_zero():
     best, table = tune_o_bias(lambda b: 1.0 - (b + 1.0) ** 2)
     assert best == -1.0 and len(table) > 5 and (0.0, 0.0) in table
     assert tune_o_bias(lambda b: 0.5)[0] == 0.0
     assert tune_o_bias(lambda b: 0.7 if b in (-1.0, -0.5, 1.5) else 0.6)[0] == -0.5
-    assert tune_threshold(lambda t: 0.8 if t in (0.2, 0.45, 0.9) else 0.1)[0] == 0.45
 
 
 # -- CrossWeigh -------------------------------------------------------------------------------------------------

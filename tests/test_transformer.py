@@ -197,7 +197,7 @@ def test_cli_fine_tunes_and_the_run_folder_predicts_on_its_own(tiny_bert, tmp_pa
     ok("train", CONFIG, "-o", run, *transformer_settings(model_dir, fine_tune=True, hidden_size=0, dropout=0.1,
                                                           encoder_lr=1e-3))
     report = json.loads((run / "report.json").read_text())
-    assert report["train"]["epochs"] == 1 and 0.0 <= report["test"]["micro"]["f1"] <= 1.0
+    assert report["train"]["epochs"] == 1 and report["test"]["micro"]["support"] == 66
     state = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     before = transformers.BertModel.from_pretrained(str(model_dir)).state_dict()
     tuned = encoder_weights(state)

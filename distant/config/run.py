@@ -191,6 +191,16 @@ def move_old_keys(data: dict[str, Any], path: Path | None = None) -> dict[str, A
     return data
 
 
+def moved_override(item: str) -> str:
+    """Return a ``--set key=value`` override with an old key (:data:`MOVED`) written as the new one."""
+    key, sep, value = item.partition("=")
+    new = MOVED.get(key.strip())
+    if not sep or new is None:
+        return item
+    log.warning("--set %s: %s is now %s (read as such)", item, key.strip(), new)
+    return f"{new}={value}"
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read a run config: every table typed and checked, every path absolute.
 
@@ -202,7 +212,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
             twice, naming the file and the dotted key.
     """
     path = Path(path)
-    data = move_old_keys(apply_overrides(load_toml(path), list(overrides)), path)
+    data = apply_overrides(move_old_keys(load_toml(path), path), [moved_override(o) for o in overrides])
     config = build(RunConfig, data, path=path, base=path.resolve().parent)
     check_labeler_names(config.labelers, path)
     return config

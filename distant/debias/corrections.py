@@ -8,7 +8,6 @@ Which correction acts where, and how the trainer applies it:
 * :func:`importance_weights`: training, per-tag weights for :func:`weighted_partial_token_loss`.
 * :func:`instance_weighted`: training, CrossWeigh sentence weights on the CRF loss.
 * :func:`tune_o_bias`: after training, one bias on the O emission chosen on dev, added to ``tag_bias``.
-* :func:`threshold_decode`: inference, marginal-threshold decoding instead of Viterbi.
 
 The bias adjustments follow Ye, Liu et al. (EMNLP 2019): a model trained on labels with prior
 ``p_pseudo`` has emissions that carry ``log p_pseudo``; swapping it for ``log p_target`` is Bayes' rule
@@ -24,13 +23,11 @@ import torch
 
 from distant.debias.estimate import EPS, TagDistribution
 from distant.docs import O
-from distant.tags import split_tag
 
 DEFAULT_CLIP = (0.1, 10.0)
 # Bias on the O emission: negative values make entities more likely. Fine steps near 0, where it matters.
 DEFAULT_O_BIAS_GRID = (-4.0, -3.0, -2.5, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, -0.25, 0.0,
                        0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-DEFAULT_THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 .. 0.90
 
 
 def _vector(values: np.ndarray) -> torch.Tensor:
@@ -183,46 +180,8 @@ def tune_o_bias(decode_f1: Callable[[float], float], grid: Sequence[float] = DEF
     return _tune(decode_f1, grid, 0.0)
 
 
-def tune_threshold(decode_f1: Callable[[float], float], grid: Sequence[float] = DEFAULT_THRESHOLD_GRID
-                   ) -> tuple[float, list[tuple[float, float]]]:
-    """Choose the :func:`threshold_decode` threshold that maximises dev F1; ties go to the one closest to 0.5."""
-    return _tune(decode_f1, grid, 0.5)
-
-
-def repair_iob2(tags: Sequence[str]) -> list[str]:
-    """Return ``tags`` with every ``I-X`` not preceded by ``B-X`` or ``I-X`` turned into ``B-X``."""
-    out = list(tags)
-    for i, tag in enumerate(out):
-        prefix, label = split_tag(tag)
-        if prefix == "I" and (i == 0 or out[i - 1] not in (f"B-{label}", f"I-{label}")):
-            out[i] = f"B-{label}"
-    return out
-
-
-def threshold_decode(marginals: torch.Tensor | np.ndarray, tag_names: Sequence[str], threshold: float
-                     ) -> list[str]:
-    """Decode one sentence from its tag marginals ``[T, K]`` with an entity-vs-O threshold.
-
-    A token is an entity when ``1 - P(O) >= threshold``; its tag is the most probable entity tag; the result
-    is repaired to valid IOB2 (:func:`repair_iob2`). Lowering the threshold below 0.5 trades precision for
-    recall, the marginal-probability view of :func:`tune_o_bias`.
-    """
-    probs = np.asarray(marginals.detach().cpu() if isinstance(marginals, torch.Tensor) else marginals,
-                       dtype=np.float64)  # [T, K]
-    tags = list(tag_names)
-    o = tags.index(O)
-    entity = [i for i in range(len(tags)) if i != o]
-    if probs.ndim != 2 or probs.shape[1] != len(tags):
-        raise ValueError(f"expected marginals [T, {len(tags)}], found {list(probs.shape)}")
-    if not entity:
-        return [O] * len(probs)
-    best = np.asarray(entity)[probs[:, entity].argmax(1)]  # [T]
-    is_entity = 1.0 - probs[:, o] >= threshold - 1e-12  # [T]; tolerance for 1 - P(O) rounding
-    return repair_iob2([tags[b] if e else O for b, e in zip(best.tolist(), is_entity.tolist())])
-
-
 __all__ = [
-    "DEFAULT_CLIP", "DEFAULT_O_BIAS_GRID", "DEFAULT_THRESHOLD_GRID", "bias_adjustment", "fixed_training_bias",
-    "importance_weights", "inference_bias", "instance_weighted", "o_bias", "repair_iob2", "threshold_decode",
-    "tune_o_bias", "tune_threshold", "weighted_partial_token_loss",
+    "DEFAULT_CLIP", "DEFAULT_O_BIAS_GRID", "bias_adjustment", "fixed_training_bias",
+    "importance_weights", "inference_bias", "instance_weighted", "o_bias", "tune_o_bias",
+    "weighted_partial_token_loss",
 ]

@@ -1,4 +1,6 @@
-"""Character spans -> token ranges, for the writers that work on tokens (CoNLL, spaCy DocBin).
+"""What the writers that work on tokens (CoNLL, spaCy DocBin) do with spans that tags cannot hold.
+
+Spans become token ranges through :meth:`~distant.docs.Document.align`; here: overlapping ranges and the warning.
 
 A span whose ends do not fall on token boundaries cannot be written as tags. It is not dropped silently: the
 writer counts such spans and logs one warning per document, naming it.
@@ -10,33 +12,10 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from distant.docs import Document, Span
+from distant.docs import Document, TokenSpan
 from distant.formats.lines import source_name
 
 log = logging.getLogger(__name__)
-
-TokenSpan = tuple[int, int, Span]  # (first token, last token + 1, span)
-
-
-def align_spans(doc: Document, spans: Iterable[Span], *, within_sentence: bool) -> tuple[list[TokenSpan], int]:
-    """Return the token ranges of the spans that align with token boundaries, and how many did not.
-
-    Args:
-        doc: A tokenized document.
-        spans: Character spans of ``doc``.
-        within_sentence: Also count as unaligned a span that crosses a sentence boundary.
-    """
-    sentence_of = doc.sentence_of_token() if within_sentence else None
-    aligned: list[TokenSpan] = []
-    unaligned = 0
-    for span in spans:
-        found = doc.token_range(span.start, span.end)
-        if found is None or (sentence_of is not None and sentence_of[found[0]] != sentence_of[found[1] - 1]):
-            unaligned += 1
-        else:
-            aligned.append((found[0], found[1], span))
-    return aligned, unaligned
-
 
 def drop_overlaps(ranges: Iterable[TokenSpan]) -> tuple[list[TokenSpan], int]:
     """Keep the longest of overlapping token ranges (the first on ties); return them in order and the count dropped."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from distant.atomic import atomic_open
 from distant.docs import GOLD, O, PRED, UNKNOWN, Document, Span, label_problem
 from distant.errors import DistantError
-from distant.formats.align import align_spans, drop_overlaps, warn_dropped
+from distant.formats.align import drop_overlaps, warn_dropped
 from distant.formats.lines import BOM, Quirks, iter_lines, source_name
 from distant.tags import TagError, decode_tags, detect_scheme, scheme_name, spans_to_tags, split_tag
 from distant.tokenize import default_tokenizer
@@ -295,9 +295,9 @@ def _is_column(value: str) -> bool:
 def _tags(doc: Document, layer: str, scheme: str, path: Path) -> tuple[list[str], int]:
     """Return the tag of each token, and how many pairs of adjacent entities of one type the scheme merges."""
     spans = [s for s in doc.spans(layer) if s.label != O]
-    aligned, unaligned = align_spans(doc, spans, within_sentence=True)
+    aligned, unaligned = doc.align(spans, within_sentence=True)
     kept, overlapping = drop_overlaps(aligned)
-    warn_dropped(doc, layer, path, len(spans), unaligned, overlapping)
+    warn_dropped(doc, layer, path, len(spans), len(unaligned), overlapping)
     tags = [O] * len(doc.words())
     sentence_of = doc.sentence_of_token()
     by_sentence: dict[int, list[tuple[int, int, str]]] = {}

@@ -23,7 +23,7 @@ from distant.atomic import write_bytes
 from distant.docs import GOLD, O, PRED, UNKNOWN, Document, Span, label_problem
 from distant.errors import DistantError
 from distant.formats import jsonl
-from distant.formats.align import align_spans, drop_overlaps, warn_dropped
+from distant.formats.align import drop_overlaps, warn_dropped
 from distant.formats.lines import read_bytes, source_name, source_stem
 from distant.tokenize import default_tokenizer
 
@@ -87,8 +87,8 @@ def to_spacy(doc: Document, vocab: Vocab, layer: str, path: Path) -> SpacyDoc:
         return SpacySpan(sdoc, index[i], index[j - 1] + 1, label=span.label, kb_id=span.kb_id or "")
 
     for name, spans in doc.layers.items():
-        aligned, unaligned = align_spans(doc, spans, within_sentence=False)
-        warn_dropped(doc, name, path, len(spans), unaligned, lost="left out of doc.spans (kept for distant)")
+        aligned, off = doc.align(spans)
+        warn_dropped(doc, name, path, len(spans), len(off), lost="left out of doc.spans (kept for distant)")
         sdoc.spans[name] = [spacy_span(i, j, span) for i, j, span in aligned]
         if name == layer:
             entities, overlapping = drop_overlaps(r for r in aligned if r[2].label not in (O, UNKNOWN))
@@ -192,7 +192,7 @@ def _read_doc(sdoc: SpacyDoc, default_id: str, layer: str) -> tuple[Document, li
     doc = jsonl.from_json({**obj, "id": doc_id, "text": sdoc.text})
     changed = []
     for name in sorted(set(groups) | set(doc.layers)):
-        written, _ = align_spans(doc, doc.spans(name), within_sentence=False)
+        written, _ = doc.align(doc.spans(name))
         if [(s.start_char, s.end_char, s.label_) for s in groups.get(name, [])] != \
                 [(doc.tokens[i][0], doc.tokens[j - 1][1], span.label) for i, j, span in written]:
             changed.append(name)

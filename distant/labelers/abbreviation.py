@@ -49,7 +49,6 @@ def is_short_form(text: str) -> bool:
 class AbbreviationLabeler(Labeler):
     """Label short forms whose long form is labeled (Schwartz-Hearst definitions, both orders)."""
 
-    type_name = "abbreviation"
     Options = AbbreviationOptions
 
     def __init__(self, name: str = "abbreviation", options: AbbreviationOptions | None = None) -> None:

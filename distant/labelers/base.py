@@ -31,7 +31,6 @@ class Labeler:
             labeler counts each regex that ran past ``regex_timeout``, as ``"name (file:line)"``).
     """
 
-    type_name: ClassVar[str] = ""  # the registry name ("dictionary", "pattern", ...)
     Options: ClassVar[type | None] = None  # the options dataclass a config table is built into
 
     def __init__(self, name: str) -> None:

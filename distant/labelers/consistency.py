@@ -17,7 +17,6 @@ from distant.labelers.base import Labeler
 class ConsistencyLabeler(Labeler):
     """Propagate each surface's single label to its other occurrences in the document."""
 
-    type_name = "consistency"
     Options = ConsistencyOptions
 
     def __init__(self, name: str = "consistency", options: ConsistencyOptions | None = None) -> None:

@@ -341,7 +341,6 @@ class DictionaryLabeler(Labeler):
         stopwords: Extra stop words.
     """
 
-    type_name = "dictionary"
     Options = DictionaryOptions
 
     def __init__(self, name: str = "dictionary", options: DictionaryOptions | None = None, *,

@@ -171,7 +171,6 @@ class PatternLabeler(Labeler):
         timeouts: Regexes stopped by ``regex_timeout`` (``"name (file:line)"``): documents they were skipped on.
     """
 
-    type_name = "pattern"
     Options = PatternOptions
 
     def __init__(self, name: str = "pattern", options: PatternOptions | None = None) -> None:

@@ -96,22 +96,29 @@ def labelers_report(docs: Sequence[Document], layers: Sequence[str], gold_layer:
             "per_type": {t: _prf(*c) for t, c in sorted(per_type.items())},
         }
     labeler_layers = [layer for layer in layers if layer != PSEUDO]
-    for a in labeler_layers:
-        out["overlaps"][a] = {}
-        out["conflicts"][a] = {}
-        for b in labeler_layers:
+    out["overlaps"], out["conflicts"] = _overlaps(docs, labeler_layers, token_maps)
+    return out
+
+
+def _overlaps(docs: Sequence[Document], layers: Sequence[str], token_maps: dict[str, list[dict[int, str]]]
+              ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Return, for each pair of layers, how many spans of the first overlap the second, and how many conflict."""
+    overlaps: dict[str, dict[str, int]] = {}
+    conflicts: dict[str, dict[str, int]] = {}
+    for a in layers:
+        overlaps[a], conflicts[a] = {}, {}
+        for b in layers:
             if a == b:
                 continue
-            overlaps = conflicts = 0
+            n_overlaps = n_conflicts = 0
             for doc, map_b in zip(docs, token_maps[b]):
                 for i, j, span in doc.align(doc.spans(a))[0]:
                     other = [map_b[k] for k in range(i, j) if k in map_b]
                     if other:
-                        overlaps += 1
-                        conflicts += any(_conflict(span.label, lab) for lab in other)
-            out["overlaps"][a][b] = overlaps
-            out["conflicts"][a][b] = conflicts
-    return out
+                        n_overlaps += 1
+                        n_conflicts += any(_conflict(span.label, lab) for lab in other)
+            overlaps[a][b], conflicts[a][b] = n_overlaps, n_conflicts
+    return overlaps, conflicts
 
 
 def format_report(report: dict[str, Any]) -> str:

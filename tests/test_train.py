@@ -1,0 +1,135 @@
+"""The training stages: seeded determinism, the patience and time-limit stops, the state a run resumes from."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from distant.config.run import TrainConfig, load_config, move_old_keys
+from distant.errors import DistantError
+from distant.loop import TrainState, make_optimizer, train_while_improving
+from distant.models import TaggerConfig, build_tagger
+from distant.train import check_inputs, run_training
+
+from tests.test_models import SENTENCES, TAGS, encoded
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "sample.toml"
+QUICK = ["train.epochs=2", "pretrain.epochs=1", "model.charlm.hidden_size=16", "model.hidden_size=16"]
+
+
+def _state_dict(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def _train(run_dir: Path, *overrides: str, resume: bool = False) -> dict:
+    config = load_config(CONFIG, [*QUICK, *overrides])
+    return run_training(config, run_dir, config_path=CONFIG, resume=resume)
+
+
+def test_same_seed_same_model_other_seed_other_model(tmp_path):
+    _train(tmp_path / "a")
+    _train(tmp_path / "b")
+    _train(tmp_path / "c", "train.seed=14")
+    a, b, c = (_state_dict(tmp_path / r / "model.pt") for r in "abc")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert (tmp_path / "a" / "pseudo.jsonl").read_bytes() == (tmp_path / "c" / "pseudo.jsonl").read_bytes()
+
+
+def test_an_interrupted_run_resumes_to_the_same_bits(tmp_path):
+    _train(tmp_path / "whole", "train.epochs=3")
+    _train(tmp_path / "parts", "train.epochs=1")
+    _train(tmp_path / "parts", "train.epochs=3", resume=True)
+    whole, parts = (_state_dict(tmp_path / r / "model.pt") for r in ("whole", "parts"))
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    state, _, _ = TrainState.load(tmp_path / "parts" / "last.pt")
+    assert state.epoch == 3 and [h["epoch"] for h in state.history] == [1, 2, 3]
+
+
+def _tagger_and_examples():
+    torch.manual_seed(0)
+    tagger = build_tagger(SENTENCES, TAGS, TaggerConfig(word_dim=8, hidden_size=8))
+    return tagger, encoded(tagger)
+
+
+def test_patience_stops_a_round_that_does_not_improve():
+    tagger, examples = _tagger_and_examples()
+    settings = TrainConfig(epochs=10, batch_size=4, patience=2)
+    state = TrainState()
+    events = list(train_while_improving(tagger, examples, make_optimizer(tagger, settings), settings=settings,
+                                        device=torch.device("cpu"), score=lambda: {"f1": 0.5}, state=state,
+                                        last_epoch=10))
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["is_best"] for e in epochs] == [True, False, False]  # the first 0.5 is a gain over nothing
+    assert state.stopped and state.stop_reason == "patience" and state.best_epoch == 1 and state.epoch == 3
+
+
+def test_the_time_limit_stops_after_the_epoch_it_is_reached_in():
+    tagger, examples = _tagger_and_examples()
+    settings = TrainConfig(epochs=10, batch_size=4, patience=5)
+    scores = iter([0.1, 0.2, 0.3])
+    state = TrainState()
+    list(train_while_improving(tagger, examples, make_optimizer(tagger, settings), settings=settings,
+                               device=torch.device("cpu"), score=lambda: {"f1": next(scores)}, state=state,
+                               last_epoch=10, deadline=time.perf_counter()))
+    assert state.stopped and state.stop_reason == "time" and state.epoch == 1
+
+
+def test_a_run_stopped_by_the_time_limit_says_so(tmp_path):
+    report = _train(tmp_path / "run", "train.max_minutes=0.00001", "train.epochs=5")
+    assert report["train"]["stopped_by"] == "time" and report["train"]["epochs"] == 1
+    assert any("time limit" in w for w in report["warnings"])
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["warnings"] == report["warnings"]
+
+
+def test_a_finished_round_stays_finished_when_resumed(tmp_path):
+    _train(tmp_path / "run", "train.epochs=5", "train.patience=1")
+    state, _, _ = TrainState.load(tmp_path / "run" / "last.pt")
+    assert state.stopped or state.epoch == 5
+    again = _train(tmp_path / "run", "train.epochs=5", "train.patience=1", resume=True)
+    assert again["train"]["epochs"] == state.epoch  # no epoch more
+
+
+def test_state_save_and_load(tmp_path):
+    tagger, _ = _tagger_and_examples()
+    optimizer = make_optimizer(tagger, TrainConfig())
+    state = TrainState(epoch=4, best_epoch=3, best_f1=0.7, history=[{"epoch": 1}], round=1, round_start=3,
+                       stopped=True, stop_reason="patience", rounds=[{"round": 1, "added": 2}])
+    state.save(tmp_path / "last.pt", tagger, optimizer)
+    again, model, optim = TrainState.load(tmp_path / "last.pt")
+    assert again == state and model["tags"] == TAGS and "state" in optim
+    torch.save({"model": model, "optimizer": optim, "epoch": 2, "best": {"epoch": 1, "f1": 0.5}, "history": [],
+                "round": 0, "round_start": 1, "stopped": False}, tmp_path / "old.pt")  # written before TrainState
+    old, _, _ = TrainState.load(tmp_path / "old.pt")
+    assert (old.epoch, old.best_epoch, old.best_f1) == (2, 1, 0.5)
+    torch.save({"model": model}, tmp_path / "bad.pt")
+    with pytest.raises(DistantError, match="optimizer"):
+        TrainState.load(tmp_path / "bad.pt")
+
+
+def test_old_keys_are_read_where_they_moved(caplog):
+    data = {"train": {"pretrain_epochs": 2, "eval_batch_size": 64, "charlm": "lm.pt"},
+            "model": {"consistency_min_score": 0.9, "charlm": {"lr": 0.01}}, "debias": {"gold_budget": 50}}
+    moved = move_old_keys(data)
+    assert moved == {"train": {}, "model": {"charlm": {}}, "debias": {}, "data": {"dev_budget": 50},
+                     "pretrain": {"epochs": 2, "charlm": "lm.pt", "lr": 0.01},
+                     "predict": {"batch_size": 64, "consistency_min_score": 0.9}}
+    assert "train.pretrain_epochs is now pretrain.epochs" in caplog.text
+    with pytest.raises(DistantError, match="both set"):
+        move_old_keys({"train": {"pretrain_epochs": 2}, "pretrain": {"epochs": 3}})
+    config = load_config(CONFIG, ["train.pretrain_epochs=0", "model.propagate_abbreviations=false"])
+    assert config.pretrain.epochs == 0 and not config.predict.propagate_abbreviations
+
+
+def test_check_inputs_names_what_is_missing(tmp_path):
+    config = load_config(CONFIG, [f"data.test={tmp_path / 'missing.pubtator'}"])
+    with pytest.raises(DistantError, match="data.test: not found"):
+        check_inputs(config)
+    config = load_config(CONFIG, ["data.train=[]"])
+    with pytest.raises(DistantError, match="data.train is empty"):
+        check_inputs(config)
