@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
 
 from distant import __version__
 from distant.errors import DistantError
+from distant.formats import FORMATS
 
 app = typer.Typer(
     name="distant",
@@ -46,13 +47,8 @@ log = logging.getLogger("distant")
 SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (`distant ... | head`)
 
 
-class Fmt(str, Enum):
-    text = "text"
-    pubtator = "pubtator"
-    conll = "conll"
-    jsonl = "jsonl"
-    docbin = "docbin"
-    ck = "ck"
+# The formats a command reads and writes: every one in the registry (distant.formats.FORMATS).
+Fmt = Enum("Fmt", {name: name for name in FORMATS}, type=str)
 
 
 class Unmatched(str, Enum):
