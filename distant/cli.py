@@ -51,6 +51,11 @@ SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (`dist
 Fmt = Enum("Fmt", {name: name for name in FORMATS}, type=str)
 
 
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class Unmatched(str, Enum):
     O = "O"  # noqa: E741 (the tag's name)
     unknown = "unknown"
@@ -181,26 +186,59 @@ def _read(path: Path, fmt: Fmt | None, *, layer: str, scheme: str | None, strict
 
 
 # -- formats and evaluation ---------------------------------------------------------------------------------
+InputsArg = Annotated[list[str], typer.Argument(help="Inputs: files (.gz read as they decompress), quoted globs "
+                                                "('shards/*.xml.gz'), folders of shards, or - for standard input.")]
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="local: this process (with --workers); ray: a Ray "
+                                           "cluster (--address), or a local Ray.")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="With --engine ray: a running cluster's "
+                                                   "address (ray start --head prints it); default: a local Ray.")]
+ActorsOpt = Annotated[int, typer.Option("--actors", min=1, help="With --engine ray: actors working at once.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Finish a job into a folder of shards: skip the shards "
+                                         "its manifest lists as done.")]
+OutputHelp = ("Output: a file (format by extension; - for standard output, with --to), or a folder of shards, "
+              "one per input with its stem (an existing folder, or a name ending in /; format from --to, default "
+              "jsonl)")
+
+
+def _ray(engine: Engine, address: str | None, actors: int, gpus: float = 0.0):
+    from distant.engines import RayOptions
+
+    if engine is not Engine.ray and (address is not None or gpus):
+        raise DistantError("--address and --gpus-per-actor need --engine ray")
+    return RayOptions(address=address, actors=actors, gpus_per_actor=gpus)
+
+
+def _report(result, what: str) -> None:
+    skipped = f", {result.skipped} shards done before (resumed)" if result.skipped else ""
+    log.info("%s %d documents into %d output(s)%s", what, result.documents, result.shards, skipped)
+
+
 @app.command()
 @command
 def convert(
-    src: Annotated[Path, typer.Argument(help="Input file or folder (- for standard input).")],
-    dst: Annotated[Path, typer.Argument(help="Output file or folder (- for standard output).")],
+    inputs: Annotated[list[str], typer.Argument(help="Inputs, then the output (a file, a folder of shards ending in "
+                                                "/, or -); inputs as for distant label.")],
     src_format: FromOpt = None,
     dst_format: ToOpt = None,
     layer: Annotated[str, typer.Option(help="Span layer to read into and write from.")] = "gold",
     from_scheme: FromSchemeOpt = None,
     to_scheme: ToSchemeOpt = "IOB2",
     strict: StrictOpt = False,
+    resume: ResumeOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Convert a corpus between formats (text, PubTator, CoNLL, JSONL, spaCy DocBin, AutoNER .ck)."""
-    from distant.formats import write_documents
+    """Convert a corpus between formats (text, PubTator, CoNLL, JSONL, spaCy DocBin; .ck and PubMed XML read)."""
+    from distant.engines import convert_corpus
+    from distant.jobs import Reading, Writing, expand_inputs
 
-    docs = _read(src, src_format, layer=layer, scheme=from_scheme, strict=strict)
-    with progress_bar(f"writing {dst}"):
-        write_documents(docs, dst, _fmt(dst_format), layer=layer, scheme=to_scheme)
-    log.info("wrote %d documents to %s", len(docs), dst)
+    if len(inputs) < 2:
+        raise typer.BadParameter("expected at least one input and the output", param_hint="INPUTS")
+    *sources, dst = inputs
+    reading = Reading(_fmt(src_format), layer, from_scheme, strict)
+    with progress_bar(f"converting into {dst}"):
+        result = convert_corpus(expand_inputs(sources, reading.fmt), dst, reading=reading,
+                                writing=Writing(_fmt(dst_format), layer, to_scheme), resume=resume)
+    _report(result, "wrote")
 
 
 @app.command()
@@ -219,21 +257,18 @@ def evaluate(
     errors: Annotated[Optional[Path], typer.Option(help="Write false positives and negatives (TSV) here.")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Score predictions against gold: strict entity-level precision, recall and F1, micro and per type."""
-    from distant.atomic import write_text
-    from distant.evaluate import evaluate as run, format_errors, format_table, pick_layer
+    """Score predictions against gold: strict entity-level precision, recall and F1, micro and per type.
+
+    The two inputs are read as they come: in the same document order they are scored in flat memory.
+    """
+    from distant.evaluate import evaluate_files, format_table
 
     if gold == pred == Path("-"):
         raise DistantError("gold and predictions cannot both come from standard input")
-    gold_docs = _read(gold, gold_format, layer="gold", scheme=scheme, strict=strict)
-    pred_docs = _read(pred, pred_format, layer="pred", scheme=scheme, strict=strict)
-    layer = pick_layer(pred_docs, pred_layer, ("pred", "pseudo", "gold"), str(pred))
-    pick_layer(gold_docs, gold_layer, (), str(gold))
-    with progress_bar("scoring", total=len(gold_docs)) as advance:
-        result = run(gold_docs, pred_docs, gold_layer=gold_layer, pred_layer=layer, gold_name=str(gold),
-                     pred_name=str(pred), progress=advance)
-    if errors is not None:
-        write_text(errors, format_errors(result))
+    with progress_bar("scoring") as advance:
+        result = evaluate_files(gold, pred, gold_format=_fmt(gold_format), pred_format=_fmt(pred_format),
+                                gold_layer=gold_layer, pred_layer=pred_layer, scheme=scheme, strict=strict,
+                                errors=errors, progress=advance)
     typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else format_table(result))
 
 
@@ -257,30 +292,38 @@ UnmatchedOpt = Annotated[Unmatched, typer.Option("--unmatched", help="Tokens no 
 @app.command()
 @command
 def label(
-    inputs: Annotated[list[Path], typer.Argument(help="Input files (any supported format; - for standard input).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file: .jsonl, .conll, .pubtator, .spacy "
-                                         "(- for standard output, with --to).")],
+    inputs: InputsArg,
+    output: Annotated[str, typer.Option("-o", "--output", help=OutputHelp + ".")],
     dicts: DictOpt = None, unknown: UnknownOpt = None, stopwords: StopOpt = None, patterns: PatternOpt = None,
     config: LabelConfigOpt = None, abbreviations: AbbrOpt = True, unmatched: UnmatchedOpt = Unmatched.O,
     src_format: FromOpt = None,
     dst_format: ToOpt = None,
     from_scheme: FromSchemeOpt = None,
     to_scheme: ToSchemeOpt = "IOB2",
-    workers: Annotated[int, typer.Option(min=1, help="Processes to label with.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Processes to label with (the local engine).")] = 1,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    actors: ActorsOpt = 2,
+    resume: ResumeOpt = False,
     strict: StrictOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Mark raw text with pseudo-labels from dictionaries and patterns (the 'pseudo' layer)."""
-    from distant.formats import write_documents
-    from distant.labelers.pipeline import label_documents, summary_table
+    """Mark raw text with pseudo-labels from dictionaries and patterns (the 'pseudo' layer), streamed."""
+    from distant.engines import label_corpus
+    from distant.jobs import Reading, Writing, expand_inputs
+    from distant.labelers.pipeline import summary_table
 
+    options = _ray(engine, address, actors)
+    reading = Reading(_fmt(src_format), "gold", from_scheme, strict)
+    sources = expand_inputs(inputs, reading.fmt)
     labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
-    docs = [doc for path in inputs for doc in _read(path, src_format, layer="gold", scheme=from_scheme,
-                                                    strict=strict)]
-    with progress_bar("labeling", total=len(docs)) as advance:
-        stats = label_documents(docs, labelers, aggregator, workers=workers, progress=advance)
-    write_documents(docs, output, _fmt(dst_format), layer="pseudo", scheme=to_scheme)
-    _stderr_console().print(summary_table(stats), highlight=False)
+    with progress_bar("labeling") as advance:
+        result, stats = label_corpus(sources, output, labelers, aggregator, reading=reading,
+                                     writing=Writing(_fmt(dst_format), "pseudo", to_scheme), workers=workers,
+                                     engine=engine.value, ray=options, resume=resume, progress=advance)
+    _report(result, "labeled")
+    if stats is not None:
+        _stderr_console().print(summary_table(stats), highlight=False)
 
 
 @labelers_app.command("report")
@@ -394,9 +437,8 @@ def train(
 @command
 def predict(
     model: Annotated[Path, typer.Argument(help="A run folder (its model.pt) or a checkpoint file.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Raw text or any supported format (- for standard input).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (format by extension; - for "
-                                         "standard output, with --to).")],
+    inputs: InputsArg,
+    output: Annotated[str, typer.Option("-o", "--output", help=OutputHelp + ".")],
     src_format: FromOpt = None,
     dst_format: ToOpt = None,
     from_scheme: FromSchemeOpt = None,
@@ -406,23 +448,36 @@ def predict(
     device: DeviceOpt = "auto",
     threads: Annotated[int, typer.Option(min=0, help="0: one torch thread and parallel branches; N: N torch "
                                          "threads.")] = 0,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    actors: ActorsOpt = 2,
+    gpus_per_actor: Annotated[float, typer.Option("--gpus-per-actor", min=0.0, help="With --engine ray and --device "
+                                                  "cuda: GPUs each actor asks for (0.5: two share one).")] = 0.0,
+    resume: ResumeOpt = False,
     strict: StrictOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Tag documents with a trained model: spans with character offsets and confidences."""
-    from distant.device import setup
-    from distant.formats import write_documents
-    from distant.predict import load_model, predict_documents
+    """Tag documents with a trained model: spans with character offsets and confidences, streamed."""
+    from distant.device import resolve_device
+    from distant.engines import predict_corpus
+    from distant.jobs import Reading, Writing, expand_inputs
 
-    dev, _ = setup(device, threads)
-    tagger = load_model(model, dev)
-    docs = [doc for path in inputs for doc in _read(path, src_format, layer="gold", scheme=from_scheme,
-                                                    strict=strict)]
-    with progress_bar("tagging", total=len(docs)) as advance:
-        stats = predict_documents(tagger, docs, batch_size=batch_size, device=dev, progress=advance)
-    write_documents(docs, output, _fmt(dst_format), layer="pred", scheme=to_scheme)
-    log.info("tagged %d documents, %d sentences (%.0f sentences/s), %d spans", stats["documents"],
-             stats["sentences"], stats["sentences_per_s"], stats["spans"])
+    if engine is Engine.local or not device.startswith("cuda"):
+        resolve_device(device)  # a device this machine lacks is an error before any work
+    if engine is Engine.ray and device.startswith("cuda") and not gpus_per_actor:
+        gpus_per_actor = 1.0
+    options = _ray(engine, address, actors, gpus_per_actor)
+    reading = Reading(_fmt(src_format), "gold", from_scheme, strict)
+    sources = expand_inputs(inputs, reading.fmt)
+    with progress_bar("tagging") as advance:
+        result, stats = predict_corpus(sources, output, model, reading=reading,
+                                       writing=Writing(_fmt(dst_format), "pred", to_scheme), device=device,
+                                       threads=threads, batch_size=batch_size, engine=engine.value, ray=options,
+                                       resume=resume, progress=advance)
+    _report(result, "tagged")
+    if stats:
+        log.info("%d sentences (%.0f sentences/s), %d spans", stats["sentences"], stats["sentences_per_s"],
+                 stats["spans"])
 
 
 @app.command("pretrain-lm")

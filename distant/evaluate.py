@@ -8,8 +8,11 @@ result. Documents are paired by id, and a pair whose texts differ is an error, n
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from distant.docs import O, UNKNOWN, Document, Span
@@ -77,13 +80,14 @@ class Evaluation:
     per_type: dict[str, Scores]
     documents: int
     errors: list[ErrorCase] = field(default_factory=list)
+    categories: Counter = field(default_factory=Counter)  # error category -> count (kept when errors are not)
 
     def as_dict(self) -> dict:
         return {
             "micro": self.micro.as_dict(),
             "per_type": {t: s.as_dict() for t, s in sorted(self.per_type.items())},
             "documents": self.documents,
-            "errors": dict(Counter(e.category for e in self.errors)),
+            "errors": dict(self.categories or Counter(e.category for e in self.errors)),
         }
 
 
@@ -92,34 +96,48 @@ def mentions(doc: Document, layer: str) -> set[tuple[int, int, str]]:
     return {s.key() for s in doc.spans(layer) if s.label not in IGNORED_LABELS}
 
 
-def pair_documents(gold: Sequence[Document], pred: Sequence[Document], gold_name: str = "gold",
-                   pred_name: str = "prediction") -> list[tuple[Document, Document]]:
-    """Pair gold and predicted documents by id; differing id sets or texts raise :class:`DistantError`."""
-    by_id = {}
-    for doc in pred:
-        if doc.id in by_id:
-            raise DistantError(f"document id {doc.id!r} occurs twice", pred_name)
-        by_id[doc.id] = doc
-    gold_ids = {doc.id for doc in gold}
-    if len(gold_ids) != len(gold):
-        dup = next(i for i, c in Counter(d.id for d in gold).items() if c > 1)
-        raise DistantError(f"document id {dup!r} occurs twice", gold_name)
-    missing = [d.id for d in gold if d.id not in by_id]
-    extra = [i for i in by_id if i not in gold_ids]
+def pair_documents(gold: Iterable[Document], pred: Iterable[Document], gold_name: str = "gold",
+                   pred_name: str = "prediction") -> Iterator[tuple[Document, Document]]:
+    """Pair gold and predicted documents by id, as they come; differing id sets or texts raise :class:`DistantError`.
+
+    Documents in the same order pair up one by one (memory stays flat); a document whose partner has not come
+    yet waits for it. Every id is remembered, to refuse one that occurs twice.
+    """
+    seen: tuple[set[str], set[str]] = (set(), set())
+    waiting: tuple[dict[str, Document], dict[str, Document]] = ({}, {})  # gold, pred documents without a partner
+    for g, p in itertools.zip_longest(gold, pred):
+        for k, doc in enumerate((g, p)):
+            if doc is None:
+                continue
+            if doc.id in seen[k]:
+                raise DistantError(f"document id {doc.id!r} occurs twice", (gold_name, pred_name)[k])
+            seen[k].add(doc.id)
+        if g is not None and p is not None and g.id == p.id:
+            yield _same_text(g, p, pred_name)
+            continue
+        if g is not None:
+            if g.id in waiting[1]:
+                yield _same_text(g, waiting[1].pop(g.id), pred_name)
+            else:
+                waiting[0][g.id] = g
+        if p is not None:
+            if p.id in waiting[0]:
+                yield _same_text(waiting[0].pop(p.id), p, pred_name)
+            else:
+                waiting[1][p.id] = p
+    missing, extra = list(waiting[0]), list(waiting[1])
     if missing or extra:
         what = (f"{len(missing)} gold documents have no prediction (first: {missing[0]!r})" if missing
                 else f"{len(extra)} predicted documents are not in the gold set (first: {extra[0]!r})")
         raise DistantError(f"documents do not match: {what}; expected the same document ids", pred_name)
-    pairs = []
-    for g in gold:
-        p = by_id[g.id]
-        if g.text != p.text:
-            at = next((i for i, (a, b) in enumerate(zip(g.text, p.text)) if a != b), min(len(g.text), len(p.text)))
-            raise DistantError(
-                f"document {g.id!r}: text differs from the gold text at character {at}; "
-                "expected predictions on the same text", pred_name)
-        pairs.append((g, p))
-    return pairs
+
+
+def _same_text(g: Document, p: Document, pred_name: str) -> tuple[Document, Document]:
+    if g.text != p.text:
+        at = next((i for i, (a, b) in enumerate(zip(g.text, p.text)) if a != b), min(len(g.text), len(p.text)))
+        raise DistantError(f"document {g.id!r}: text differs from the gold text at character {at}; expected "
+                           "predictions on the same text", pred_name)
+    return g, p
 
 
 def pick_layer(docs: Sequence[Document], requested: str | None, fallbacks: Sequence[str] = (),
@@ -139,10 +157,14 @@ def pick_layer(docs: Sequence[Document], requested: str | None, fallbacks: Seque
     raise DistantError(f"no document has the span layer {wanted}; {there}", name)
 
 
-def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: str = "gold",
+def evaluate(gold: Iterable[Document], pred: Iterable[Document], *, gold_layer: str = "gold",
              pred_layer: str = "pred", context: int = 40, gold_name: str = "gold",
-             pred_name: str = "prediction", progress: Callable[[int], None] | None = None) -> Evaluation:
+             pred_name: str = "prediction", progress: Callable[[int], None] | None = None,
+             on_error: Callable[[ErrorCase], None] | None = None) -> Evaluation:
     """Score ``pred_layer`` of ``pred`` against ``gold_layer`` of ``gold`` with strict span matching.
+
+    Documents are read as they come (:func:`pair_documents`), so two streams in the same order are scored in
+    flat memory.
 
     Args:
         gold: Gold documents.
@@ -153,12 +175,16 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: 
         gold_name: Name of the gold source for error messages (a file path).
         pred_name: Name of the prediction source for error messages.
         progress: Called with 1 after each document pair (to advance a progress bar).
+        on_error: Called with each false positive and negative instead of keeping them in ``errors`` (their
+            categories are counted either way).
     """
     micro = Scores()
     per_type: dict[str, Scores] = {}
     errors: list[ErrorCase] = []
-    pairs = pair_documents(gold, pred, gold_name, pred_name)
-    for g, p in pairs:
+    categories: Counter[str] = Counter()
+    documents = 0
+    for g, p in pair_documents(gold, pred, gold_name, pred_name):
+        documents += 1
         gold_keys = mentions(g, gold_layer)
         pred_keys = mentions(p, pred_layer)
         for key in gold_keys | pred_keys:
@@ -172,10 +198,15 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], *, gold_layer: 
             else:
                 scores.fn += 1
                 micro.fn += 1
-        errors.extend(_errors(g, gold_keys, pred_keys, context))
+        for case in _errors(g, gold_keys, pred_keys, context):
+            categories[case.category] += 1
+            if on_error is not None:
+                on_error(case)
+            else:
+                errors.append(case)
         if progress is not None:
             progress(1)
-    return Evaluation(micro, per_type, len(pairs), errors)
+    return Evaluation(micro, per_type, documents, errors, categories)
 
 
 def _errors(doc: Document, gold_keys: set, pred_keys: set, context: int) -> list[ErrorCase]:
@@ -202,11 +233,79 @@ def format_table(result: Evaluation) -> str:
                      for r in rows)
 
 
+ERRORS_HEADER = "doc\tkind\tcategory\tstart\tend\ttype\ttext\tother\tcontext"
+
+
+def error_line(e: ErrorCase) -> str:
+    """Return one row of the error listing (see :data:`ERRORS_HEADER`), tabs and line breaks in text as spaces."""
+    other = f"{e.other.start}-{e.other.end}:{e.other.label}" if e.other else ""
+    fields = [e.doc_id, e.kind, e.category, str(e.span.start), str(e.span.end), e.span.label, e.text, other,
+              e.context]
+    return "\t".join(" ".join(f.split("\t")).replace("\n", " ").replace("\r", " ") for f in fields)
+
+
 def format_errors(result: Evaluation) -> str:
     """Return the false positives and negatives as TSV: doc, kind, category, start, end, type, text, other, context."""
-    lines = ["doc\tkind\tcategory\tstart\tend\ttype\ttext\tother\tcontext"]
-    for e in result.errors:
-        other = f"{e.other.start}-{e.other.end}:{e.other.label}" if e.other else ""
-        lines.append(f"{e.doc_id}\t{e.kind}\t{e.category}\t{e.span.start}\t{e.span.end}\t{e.span.label}\t"
-                     f"{e.text}\t{other}\t{e.context}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([ERRORS_HEADER, *map(error_line, result.errors)]) + "\n"
+
+
+PEEK = 1000  # documents looked at to choose the predicted layer when none is named
+
+
+def evaluate_files(gold: str | os.PathLike, pred: str | os.PathLike, *, gold_format: str | None = None,
+                   pred_format: str | None = None, gold_layer: str = "gold", pred_layer: str | None = None,
+                   scheme: str | None = None, strict: bool = False, errors: str | os.PathLike | None = None,
+                   progress: Callable[[int], None] | None = None) -> Evaluation:
+    """Score the predictions in file ``pred`` against the gold file ``gold``, both read as they come.
+
+    Args:
+        gold, pred: The files (any readable format; ``-`` for standard input, one of them at most).
+        gold_format, pred_format: Their formats (``None``: detected).
+        gold_layer: The gold spans' layer.
+        pred_layer: The predictions' layer; ``None``: ``pred``, else ``pseudo``, else ``gold`` (the first the
+            first documents hold).
+        scheme: The tag scheme of CoNLL inputs (``None``: detected).
+        strict: Refuse the inputs' benign quirks.
+        errors: Write the false positives and negatives here (TSV), as they are found.
+        progress: Called with 1 after each document pair.
+
+    Raises:
+        DistantError: bad input, documents that do not pair up, or a layer no document has.
+    """
+    from distant.atomic import atomic_open
+    from distant.formats import iter_documents
+
+    golds = _LayerCount(iter_documents(gold, gold_format, layer="gold", scheme=scheme, strict=strict), gold_layer)
+    preds = iter_documents(pred, pred_format, layer="pred", scheme=scheme, strict=strict)
+    head = list(itertools.islice(preds, PEEK))
+    if pred_layer is None:
+        pred_layer = pick_layer(head, None, ("pred", "pseudo", "gold"), os.fspath(pred))
+    counted = _LayerCount(itertools.chain(head, preds), pred_layer)
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if errors is not None:
+            out = stack.enter_context(atomic_open(errors))
+            out.write(ERRORS_HEADER + "\n")
+            sink = lambda case: out.write(error_line(case) + "\n")  # noqa: E731
+        result = evaluate(golds, counted, gold_layer=gold_layer, pred_layer=pred_layer, gold_name=os.fspath(gold),
+                          pred_name=os.fspath(pred), progress=progress, on_error=sink)
+        for stream, name in ((golds, gold), (counted, pred)):
+            if result.documents and not stream.holding:
+                pick_layer(stream.sample, stream.layer, (), os.fspath(name))  # raises, naming the layers there
+    return result
+
+
+class _LayerCount:
+    """Pass documents through, counting those that have ``layer`` (and keeping a few, for messages)."""
+
+    def __init__(self, docs: Iterable[Document], layer: str) -> None:
+        self.docs, self.layer = docs, layer
+        self.holding = 0
+        self.sample: list[Document] = []
+
+    def __iter__(self) -> Iterator[Document]:
+        for doc in self.docs:
+            self.holding += self.layer in doc.layers
+            if len(self.sample) < 100:
+                self.sample.append(doc)
+            yield doc

@@ -7,9 +7,10 @@ probability of the tags Viterbi chose for its tokens. After decoding, the docume
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -108,35 +109,58 @@ def _override(docs: Sequence[Document], labeler: Labeler, layer: str) -> None:
         del doc.layers[labeler.name]
 
 
-def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int | None = None,
-                      device: torch.device | str = "cpu", max_tokens: int = 100, layer: str = PRED,
-                      tag_bias: torch.Tensor | None = None,
-                      progress: Callable[[int], None] | None = None) -> dict[str, float]:
-    """Tag ``docs`` in place (spans in ``layer``, the model's document rules applied); return throughput.
+def predict_stream(model: Tagger, docs: Iterable[Document], *, batch_size: int | None = None,
+                   device: torch.device | str = "cpu", max_tokens: int = 100, layer: str = PRED,
+                   tag_bias: torch.Tensor | None = None, stats: dict[str, float] | None = None,
+                   progress: Callable[[int], None] | None = None) -> Iterator[Document]:
+    """Tag documents as they come (spans in ``layer``, the model's document rules applied) and yield them.
 
     Documents are tagged in parts of :data:`DOCS_PER_PART`, always the same way, so a document's spans do not
-    depend on how many documents come with it beyond its part; ``progress`` is called with each part's size.
+    depend on how many documents come with it beyond its part, and memory holds one part at a time.
 
     Args:
         batch_size: Sentences per batch; ``None``: the model's ``predict.batch_size``.
+        stats: Where the counts go (documents, sentences, words, spans, seconds), when given.
+        progress: Called with each part's number of documents.
     """
     model.to(device)
     model.eval()
     batch_size = batch_size or model.rules.batch_size
-    start = time.perf_counter()
-    sentences = words = spans = 0
-    for first in range(0, len(docs), DOCS_PER_PART):
-        part = docs[first:first + DOCS_PER_PART]
+    counts = stats if stats is not None else {}
+    for key in ("documents", "sentences", "words", "spans", "seconds"):
+        counts.setdefault(key, 0)
+    it = iter(docs)
+    while part := list(itertools.islice(it, DOCS_PER_PART)):
+        start = time.perf_counter()
         encoded = encode_documents(model, part, max_tokens=max_tokens, device=device, batch_size=batch_size)
         tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
-        spans += store_predictions(encoded, tags, conf, layer, rules=model.rules)
-        sentences += len(encoded.chunks)
-        words += encoded.num_words
+        counts["spans"] += store_predictions(encoded, tags, conf, layer, rules=model.rules)
+        counts["documents"] += len(part)
+        counts["sentences"] += len(encoded.chunks)
+        counts["words"] += encoded.num_words
+        counts["seconds"] += time.perf_counter() - start
         if progress is not None:
             progress(len(part))
-    seconds = time.perf_counter() - start
-    return {"documents": len(docs), "sentences": sentences, "words": words, "spans": spans, "seconds": seconds,
-            "sentences_per_s": sentences / max(seconds, 1e-9), "words_per_s": words / max(seconds, 1e-9)}
+        yield from part
+
+
+def predict_documents(model: Tagger, docs: Sequence[Document], *, batch_size: int | None = None,
+                      device: torch.device | str = "cpu", max_tokens: int = 100, layer: str = PRED,
+                      tag_bias: torch.Tensor | None = None,
+                      progress: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Tag ``docs`` in place (:func:`predict_stream`); return throughput figures."""
+    stats: dict[str, float] = {}
+    for _ in predict_stream(model, docs, batch_size=batch_size, device=device, max_tokens=max_tokens, layer=layer,
+                            tag_bias=tag_bias, stats=stats, progress=progress):
+        pass
+    return with_rates(stats)
+
+
+def with_rates(stats: dict[str, float]) -> dict[str, float]:
+    """Return prediction counts with their rates (sentences and words per second)."""
+    seconds = max(stats.get("seconds", 0.0), 1e-9)
+    return {**stats, "sentences_per_s": stats.get("sentences", 0) / seconds,
+            "words_per_s": stats.get("words", 0) / seconds}
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> Tagger:

@@ -59,7 +59,7 @@ def assert_one_line(code: int, err: str, *needles: str) -> str:
     (["evaluate", GOLD, GOLD, "--scheme", "BIOLU"], "scheme"),
     (["train", CONFIG, "-o", "run", "--device", "cuda:x"], "--device"),
     (["label", "--no-such-option"], "--no-such-option"),
-    (["convert", GOLD], "dst"),
+    (["convert", GOLD], "the output"),
 ])
 def test_bad_options_are_one_line(capsys, tmp_path, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)

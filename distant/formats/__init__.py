@@ -18,14 +18,17 @@ conll       yes     yes    one token and tag per line (IOB2, IOB1, IOBES, IO)
 jsonl       yes     yes    one JSON document per line with every span layer (lossless)
 docbin      yes     yes    spaCy DocBin (``.spacy``), the whole document kept in ``user_data``
 ck          yes     no     AutoNER Tie-or-Break chunks
+pubmed      yes     no     PubMed baseline/update XML (``.xml``, ``.xml.gz``): PMID, title, abstract
 ==========  ======  =====  ================================================================
+
+Any input ending in ``.gz`` is read as it decompresses (``corpus.jsonl.gz``, ``pubmed26n0001.xml.gz``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -33,13 +36,13 @@ from pathlib import Path
 from distant.atomic import is_stdio
 from distant.docs import GOLD, PRED, Document
 from distant.errors import DistantError
-from distant.formats import ck, conll, docbin, jsonl, pubtator, text
-from distant.formats.lines import source_name
+from distant.formats import ck, conll, docbin, jsonl, pubmed, pubtator, text
+from distant.formats.lines import open_input, source_name
 from distant.formats.validate import check_document
 
 log = logging.getLogger(__name__)
 
-Reader = Callable[..., list[Document]]  # (path, *, layer, scheme, strict) -> documents
+Reader = Callable[..., Iterable[Document]]  # (path, *, layer, scheme, strict) -> documents, as read
 Writer = Callable[..., None]  # (docs, path, *, layer, scheme) -> None
 
 
@@ -49,7 +52,7 @@ class Format:
 
     Attributes:
         name: The name a config or the CLI uses.
-        read: ``read(path, *, layer, scheme, strict) -> list[Document]``.
+        read: ``read(path, *, layer, scheme, strict) -> Iterable[Document]`` (a generator where it streams).
         write: ``write(docs, path, *, layer, scheme)``, or ``None`` for a read-only format.
         extensions: File name endings that select it (lower case, with the dot).
         description: One line for help texts.
@@ -75,6 +78,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "JSON Lines: one document per line with every span layer"),
     Format("docbin", docbin.read, docbin.write, (".spacy", ".docbin"), "spaCy DocBin"),
     Format("ck", ck.read, None, (".ck",), "AutoNER Tie-or-Break chunks (read only)"),
+    Format("pubmed", pubmed.read, None, (".xml",), "PubMed baseline/update XML, .xml.gz too (read only)"),
 )}
 
 
@@ -104,7 +108,7 @@ def detect_format(path: str | PathLike, *, output: bool = False) -> str:
     path = Path(path)
     if path.is_dir():
         return "text"
-    name = path.name.lower()
+    name = path.name.lower().removesuffix(".gz")  # compression is no format: a.jsonl.gz is JSON Lines
     endings = sorted(((ext, f.name) for f in FORMATS.values() for ext in f.extensions), key=lambda e: -len(e[0]))
     for ext, fmt in endings:
         if name.endswith(ext):
@@ -119,7 +123,7 @@ def detect_format(path: str | PathLike, *, output: bool = False) -> str:
 
 
 def _looks_like_pubtator(path: Path) -> bool:
-    with path.open("rb") as f:
+    with open_input(path) as f:
         for raw in f:
             line = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
             if line.strip():
@@ -127,12 +131,14 @@ def _looks_like_pubtator(path: Path) -> bool:
     return False
 
 
-def read_documents(path: str | PathLike, fmt: str | None = None, *, layer: str = GOLD,
-                   scheme: str | None = None, strict: bool = False) -> list[Document]:
-    """Read documents from ``path``.
+def iter_documents(path: str | PathLike, fmt: str | None = None, *, layer: str = GOLD,
+                   scheme: str | None = None, strict: bool = False) -> Iterator[Document]:
+    """Yield the documents of ``path`` as they are read (PubTator, JSONL, text and PubMed XML stream; CoNLL,
+    DocBin and .ck files are read whole, one file at a time).
 
     Args:
-        path: A file, a folder of ``.txt`` files, or ``-`` for standard input (``fmt`` is then needed).
+        path: A file (``.gz`` read transparently), a folder of ``.txt`` files, or ``-`` for standard input
+            (``fmt`` is then needed).
         fmt: The format's name; ``None`` detects it (:func:`detect_format`).
         layer: The layer that receives the file's spans (JSONL and DocBin files name their own layers).
         scheme: The tag scheme of a CoNLL file; ``None`` detects it (and logs which).
@@ -142,17 +148,23 @@ def read_documents(path: str | PathLike, fmt: str | None = None, *, layer: str =
         DistantError: an unknown format, or bad input (the message names the file and line).
     """
     path = Path(path)
-    return _format(fmt or detect_format(path)).read(path, layer=layer, scheme=scheme, strict=strict)
+    yield from _format(fmt or detect_format(path)).read(path, layer=layer, scheme=scheme, strict=strict)
+
+
+def read_documents(path: str | PathLike, fmt: str | None = None, *, layer: str = GOLD,
+                   scheme: str | None = None, strict: bool = False) -> list[Document]:
+    """Read every document of ``path`` into a list (:func:`iter_documents` says how)."""
+    return list(iter_documents(path, fmt, layer=layer, scheme=scheme, strict=strict))
 
 
 def write_documents(docs: Iterable[Document], path: str | PathLike, fmt: str | None = None, *, layer: str = PRED,
-                    scheme: str = "IOB2") -> None:
-    """Write documents to ``path`` atomically.
+                    scheme: str = "IOB2") -> int:
+    """Write documents to ``path`` atomically, as they come (a generator is consumed once); return how many.
 
-    Every document is checked first (:func:`~distant.formats.validate.check_document`: no lone surrogate, valid
-    labels, well-formed meta). Plain text holds no spans: when the format was guessed from the name (``out.txt``
-    or a folder) and ``layer`` has spans, nothing is written and the error counts them; when ``text`` is named,
-    the texts are written with one warning that counts the spans left out.
+    Every document is checked before it is written (:func:`~distant.formats.validate.check_document`: no lone
+    surrogate, valid labels, well-formed meta); a bad one stops the writing and nothing is left. Plain text holds
+    no spans: when the format was guessed from the name (``out.txt`` or a folder) and ``layer`` has spans, that
+    is an error; when ``text`` is named, the texts are written with one warning that counts the spans left out.
 
     Args:
         docs: The documents.
@@ -171,25 +183,34 @@ def write_documents(docs: Iterable[Document], path: str | PathLike, fmt: str | N
     if f.write is None:
         writable = ", ".join(name for name, g in FORMATS.items() if g.write is not None)
         raise DistantError(f"format {f.name!r} is read only; expected one of {writable}", path)
-    docs = docs if isinstance(docs, Sequence) else list(docs)
+    counts = {"documents": 0, "spans": 0}
+    checked = _checked(docs, path, f, layer, named=fmt is not None, counts=counts)
+    # A list is checked whole before anything is written; an iterator streams, each document checked as it comes.
+    f.write(list(checked) if isinstance(docs, Sequence) else checked, path, layer=layer, scheme=scheme)
+    if counts["spans"]:
+        log.warning("%s: %d spans in layer %r not written: %s holds no spans (%s do)", source_name(path),
+                    counts["spans"], layer, f.name, _holding())
+    return counts["documents"]
+
+
+def _holding() -> str:
+    return ", ".join(name for name, g in FORMATS.items() if g.spans and g.write is not None)
+
+
+def _checked(docs: Iterable[Document], path: Path, f: Format, layer: str, *, named: bool,
+             counts: dict[str, int]) -> Iterator[Document]:
+    """Yield ``docs`` to a writer, each checked first; count them, and the spans a format without spans drops."""
     for doc in docs:
         check_document(doc, source_name(path))
-    if not f.spans:
-        _spans_not_held(docs, path, f.name, layer, named=fmt is not None)
-    f.write(docs, path, layer=layer, scheme=scheme)
-
-
-def _spans_not_held(docs: Sequence[Document], path: Path, fmt: str, layer: str, *, named: bool) -> None:
-    n = sum(len(doc.spans(layer)) for doc in docs)
-    if not n:
-        return
-    holding = ", ".join(name for name, g in FORMATS.items() if g.spans and g.write is not None)
-    if not named:
-        raise DistantError(f"found {n} spans in layer {layer!r} and a name that means {fmt} ({path.name or path}), "
-                           f"which holds no spans; expected a format that holds them ({holding}), or the format "
-                           f"{fmt} named explicitly to write the texts alone", source_name(path))
-    log.warning("%s: %d spans in layer %r not written: %s holds no spans (%s do)", source_name(path), n, layer, fmt,
-                holding)
+        n = 0 if f.spans else len(doc.spans(layer))
+        if n and not named:
+            raise DistantError(f"found {n} spans in layer {layer!r} (document {doc.id}) and a name that means {f.name} "
+                               f"({path.name or path}), which holds no spans; expected a format that holds them "
+                               f"({_holding()}), or the format {f.name} named explicitly to write the texts alone",
+                               source_name(path))
+        counts["documents"] += 1
+        counts["spans"] += n
+        yield doc
 
 
 def convert(src: str | PathLike, dst: str | PathLike, src_fmt: str | None = None, dst_fmt: str | None = None, *,
@@ -199,9 +220,8 @@ def convert(src: str | PathLike, dst: str | PathLike, src_fmt: str | None = None
     ``scheme`` is the tag scheme of a CoNLL output, ``src_scheme`` that of a CoNLL input (``None``: detected
     from its tags); ``strict`` makes the reading strict (:func:`read_documents`).
     """
-    docs = read_documents(src, src_fmt, layer=layer, scheme=src_scheme, strict=strict)
-    write_documents(docs, dst, dst_fmt, layer=layer, scheme=scheme)
-    return len(docs)
+    docs = iter_documents(src, src_fmt, layer=layer, scheme=src_scheme, strict=strict)
+    return write_documents(docs, dst, dst_fmt, layer=layer, scheme=scheme)
 
 
-__all__ = ["FORMATS", "Format", "convert", "detect_format", "read_documents", "write_documents"]
+__all__ = ["FORMATS", "Format", "convert", "detect_format", "iter_documents", "read_documents", "write_documents"]

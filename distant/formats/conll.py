@@ -23,8 +23,9 @@ repaired and counted, with the other quirks, in one warning per file; a strict r
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,7 +217,7 @@ def _unknown_runs(tags: list[str]) -> list[tuple[int, int]]:
     return runs
 
 
-def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
     """Write the spans of ``layer`` as tags in ``scheme``, one token per line.
 
     Documents without tokens are tokenized with :func:`~distant.tokenize.default_tokenizer`. Spans labeled ``-``
@@ -234,28 +235,39 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
     path = Path(path)
     scheme = _canonical_scheme(scheme, path)
     tokenizer = default_tokenizer()
-    docs = [doc if doc.is_tokenized else tokenizer(doc.copy()) for doc in docs]
-    extras = [_extra_columns(doc, path) for doc in docs]
-    width = max((len(extra[0]) for extra in extras if extra), default=0)
-    parts = []
+    # Extra columns: as wide as the widest document's (a list), or as the first document with some (a stream).
+    width = max((len(c[0]) for c in map(_columns_of, docs) if c), default=0) if isinstance(docs, Sequence) else None
+    stream = iter(docs)
+    ahead = list(itertools.islice(stream, 2))  # a lone document named doc-1 needs no -DOCSTART- line
     merged: list[tuple[str, int]] = []  # (document, adjacent same-type pairs that IO merges)
-    for doc, extra in zip(docs, extras):
-        if len(docs) > 1 or doc.id != "doc-1" or not doc.tokens:
-            parts.append(f"{DOCSTART} {_doc_name(doc, path)}\n\n")
-        text, merges = _format(doc, layer, scheme, extra, width, path)
-        parts.append(text)
-        if merges:
-            merged.append((doc.id, merges))
-    if parts and parts[0].startswith(BOM):
-        raise DistantError(f"document {docs[0].id}: found a byte order mark at the start of the first token, "
-                           "expected none (a reader takes it for the file's byte order mark)", path)
+    with atomic_open(path) as f:
+        for k, doc in enumerate(itertools.chain(ahead, stream)):
+            doc = doc if doc.is_tokenized else tokenizer(doc.copy())
+            extra = _extra_columns(doc, path)
+            n = len(extra[0]) if extra else 0
+            if width is None and doc.tokens:
+                width = n
+            elif extra and n > (width or 0):
+                raise DistantError(f"document {doc.id}: found {n} extra columns, expected {width} as in the "
+                                   "documents before it (write jsonl to keep different columns)", path)
+            part = f"{DOCSTART} {_doc_name(doc, path)}\n\n" if len(ahead) > 1 or doc.id != "doc-1" or not doc.tokens else ""
+            text, merges = _format(doc, layer, scheme, extra, width or 0, path)
+            if k == 0 and (part + text).startswith(BOM):
+                raise DistantError(f"document {doc.id}: found a byte order mark at the start of the first token, "
+                                   "expected none (a reader takes it for the file's byte order mark)", path)
+            f.write(part + text)
+            if merges:
+                merged.append((doc.id, merges))
     if merged:
         shown = ", ".join(f"{d} ({n})" for d, n in merged[:3]) + (", ..." if len(merged) > 3 else "")
         log.warning("%s: %d pairs of adjacent entities of one type in layer %r merge into one entity in IO (documents "
                     "%s); write IOB2, IOB1 or IOBES to keep them apart", source_name(path),
                     sum(n for _, n in merged), layer, shown)
-    with atomic_open(path) as f:
-        f.writelines(parts)
+
+
+def _columns_of(doc: Document) -> list | None:
+    columns = doc.meta.get("columns")
+    return columns if columns and len(columns) == len(doc.tokens or ()) else None
 
 
 def _doc_name(doc: Document, path: Path) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,7 @@ ID_KEY = "distant_id"
 DOC_KEY = "distant_doc"  # JSON: what a JSONL line holds but the id and the text
 
 
-def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
     """Write documents as a DocBin, with ``layer`` as ``doc.ents`` (``scheme``: unused).
 
     Documents without tokens are tokenized with :func:`~distant.tokenize.default_tokenizer`. Spans that do not

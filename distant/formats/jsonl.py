@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ EXPECTED = "a JSON Lines file (one JSON object per line with \"id\" and \"text\"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
-    """Read documents with all their layers (``layer``, ``scheme``: unused; the file names its layers).
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> Iterator[Document]:
+    """Yield the documents of ``path`` as they are read, with all their layers (``layer``, ``scheme``: unused).
 
     Args:
         path: The file, or ``-`` for standard input.
@@ -48,7 +48,6 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
     """
     path = Path(path)
     name = source_name(path)
-    docs = []
     with Quirks(path, strict=strict) as quirks:
         for number, line in iter_lines(path, EXPECTED, quirks):
             if not line.strip():
@@ -69,10 +68,10 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
                     found = find_lone_surrogate(obj)
                     if found:
                         raise FieldError(surrogate_message(*found))
-                docs.append(from_json(obj))
+                doc = from_json(obj)
             except FieldError as e:
                 raise DistantError(str(e), name, number) from None
-    return docs
+            yield doc
 
 
 class FieldError(ValueError):
@@ -164,7 +163,7 @@ def _span(obj: Any, where: str, limit: int) -> Span:
     return Span(start, end, label, source, kb_id, None if score is None else float(score))
 
 
-def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
     """Write documents with all their layers (``layer``, ``scheme``: unused).
 
     Raises:

@@ -12,6 +12,7 @@ file with the first few cases; a strict reader refuses it instead, naming the fi
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import os
 import sys
@@ -105,12 +106,18 @@ def check_file(path: str | os.PathLike, expected: str) -> None:
 
 
 def read_bytes(path: str | os.PathLike, expected: str) -> bytes:
-    """Return every byte of ``path`` (standard input for ``-``)."""
+    """Return every byte of ``path`` (standard input for ``-``; decompressed for ``.gz``)."""
     check_file(path, expected)
     if is_stdio(path):
         return sys.stdin.buffer.read()
     try:
+        if is_gzip(path):
+            with gzip.open(path, "rb") as f:
+                return f.read()
         return Path(path).read_bytes()
+    except (EOFError, gzip.BadGzipFile) as e:  # a truncated or foreign gzip file
+        raise DistantError(f"found a damaged gzip file ({e or 'it ends early'}), expected {expected} compressed "
+                           "with gzip", path) from None
     except OSError as e:
         raise DistantError(f"cannot read the input: {e.strerror or type(e).__name__}", path) from None
 
@@ -135,8 +142,8 @@ def iter_lines(path: str | os.PathLike, expected: str, quirks: Quirks | None = N
     name = source_name(path)
     has_text = False
     number = 0
-    with _open(path) as f:
-        for raw in f:
+    with open_input(path) as f:
+        for raw in _checked(f, path):
             crlf = raw.endswith(b"\r\n")
             body = raw[: -2 if crlf else -1] if raw.endswith(b"\n") else raw
             pieces = [body]
@@ -166,13 +173,37 @@ def iter_lines(path: str | os.PathLike, expected: str, quirks: Quirks | None = N
         quirks.report()
 
 
-def _open(path: str | os.PathLike) -> contextlib.AbstractContextManager:
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a gzip-compressed file (``.gz``), read as its decompressed bytes."""
+    return not is_stdio(path) and os.fspath(path).lower().endswith(".gz")
+
+
+def open_input(path: str | os.PathLike) -> contextlib.AbstractContextManager:
+    """Open an input for reading bytes: standard input for ``-``, gzip-decompressed for ``.gz``."""
     if is_stdio(path):
         return contextlib.nullcontext(sys.stdin.buffer)  # read, never closed
     try:
+        if is_gzip(path):
+            return _GzipLines(path)
         return Path(path).open("rb")
     except OSError as e:
         raise DistantError(f"cannot read the input: {e.strerror or type(e).__name__}", path) from None
+
+
+class _GzipLines(gzip.GzipFile):
+    """A gzip file opened for reading (the name, not a file object, is what a message shows)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__(os.fspath(path), "rb")
+
+
+def _checked(f, path: str | os.PathLike) -> Iterator[bytes]:
+    """Yield the lines of ``f``; a damaged gzip stream is one error naming the file."""
+    try:
+        yield from f
+    except (EOFError, gzip.BadGzipFile) as e:
+        raise DistantError(f"found a damaged gzip file ({e or 'it ends early'}), expected gzip-compressed text",
+                           path) from None
 
 
 def decode_line(raw: bytes, path: str | os.PathLike, number: int) -> str:

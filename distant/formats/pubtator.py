@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from distant.atomic import atomic_open
@@ -81,8 +81,8 @@ class _Block:
         return doc
 
 
-def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
-    """Read PubTator documents, their mentions going to ``layer`` (``scheme``: unused).
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> Iterator[Document]:
+    """Yield the PubTator documents of ``path`` as they are read, mentions in ``layer`` (``scheme``: unused).
 
     Args:
         path: The file, or ``-`` for standard input.
@@ -97,7 +97,6 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
     """
     path = Path(path)
     name = source_name(path)
-    docs: list[Document] = []
     block: _Block | None = None
     blank_before = True  # the line before was blank (or there was none)
     with Quirks(path, strict=strict) as quirks:
@@ -110,7 +109,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
                                 expected="one blank line between documents")
                 blank_before = True
                 if block is not None:
-                    docs.append(block.document(layer))
+                    yield block.document(layer)
                     block = None
                 continue
             blank_before = False
@@ -122,7 +121,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
                         quirks.note("documents without a blank line before them", number,
                                     found=f"the title of document {pmid} right after document {block.pmid}",
                                     expected="a blank line between documents")
-                        docs.append(block.document(layer))
+                        yield block.document(layer)
                     block = _Block(pmid, text)
                 else:
                     _check_block(block, pmid, name, number, "an abstract line")
@@ -149,8 +148,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
             quirks.note("documents without a blank line after them", number,
                         found=f"the end of the input right after document {block.pmid}",
                         expected="a blank line after the last document")
-            docs.append(block.document(layer))
-    return docs
+            yield block.document(layer)
 
 
 def _check_block(block: _Block | None, pmid: str, name: str, number: int, what: str) -> None:
@@ -205,7 +203,7 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
     """Write documents with the mentions of ``layer`` (``scheme``: unused).
 
     The title and abstract come from ``doc.meta["title_length"]``; a document without it (or whose text has no
@@ -220,16 +218,14 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
     """
     path = Path(path)
     unknown = 0
-    blocks = []
-    for doc in docs:
-        block, skipped = _format(doc, layer, path)
-        blocks.append(block)
-        unknown += skipped
+    with atomic_open(path) as f:
+        for doc in docs:
+            block, skipped = _format(doc, layer, path)
+            f.write(block + "\n")  # a blank line after each document
+            unknown += skipped
     if unknown:
         log.warning("%s: %d spans labeled %r (unknown) in layer %r not written: PubTator holds mentions only "
                     "(write jsonl, conll or docbin to keep them)", source_name(path), unknown, UNKNOWN, layer)
-    with atomic_open(path) as f:
-        f.writelines(block + "\n" for block in blocks)  # a blank line after each document
 
 
 def _format(doc: Document, layer: str, path: Path) -> tuple[str, int]:

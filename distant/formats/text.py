@@ -7,7 +7,7 @@ error when strict); blank lines are not documents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from distant.atomic import atomic_open, is_stdio, write_text
@@ -20,8 +20,8 @@ EXPECTED_FOLDER = "a folder of .txt files, one document per file"
 _UNSAFE_ID = set('/\\:*?"<>|\0')
 
 
-def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
-    """Read a one-document-per-line file (``-``: standard input) or a folder of ``.txt`` files.
+def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> Iterator[Document]:
+    """Yield the documents of a one-document-per-line file (``-``: standard input) or a folder of ``.txt`` files.
 
     Args:
         path: The file, ``-``, or a folder.
@@ -31,25 +31,23 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
     """
     path = Path(path)
     if not is_stdio(path) and path.is_dir():
-        return _read_folder(path, strict)
-    docs = []
+        yield from _read_folder(path, strict)
+        return
     stem = source_stem(path)
     with Quirks(path, strict=strict) as quirks:
         for number, line in iter_lines(path, EXPECTED_FILE, quirks):
             if line.strip():
-                docs.append(Document(f"{stem}:{number}", line))
-    return docs
+                yield Document(f"{stem}:{number}", line)
 
 
-def _read_folder(path: Path, strict: bool) -> list[Document]:
+def _read_folder(path: Path, strict: bool) -> Iterator[Document]:
     files = sorted(p for p in path.glob("*.txt") if p.is_file())
     if not files:
         raise DistantError(f"empty input: found no .txt file, expected {EXPECTED_FOLDER}", path)
-    docs = []
     for p in files:
         with Quirks(p, strict=strict) as quirks:
-            docs.append(Document(p.stem, read_text(p, "a UTF-8 text file", quirks)))
-    return docs
+            text = read_text(p, "a UTF-8 text file", quirks)
+        yield Document(p.stem, text)
 
 
 def writes_folder(path: Path) -> bool:
@@ -57,7 +55,7 @@ def writes_folder(path: Path) -> bool:
     return not is_stdio(path) and (path.is_dir() or not path.suffix)
 
 
-def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
+def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
     """Write each text on its own line, or one file per document when ``path`` is a folder or has no suffix.
 
     Spans are not written (plain text holds none; :func:`~distant.formats.write_documents` says so).
@@ -70,17 +68,16 @@ def write(docs: Sequence[Document], path: Path, *, layer: str = PRED, scheme: st
     if writes_folder(path):
         _write_folder(docs, path)
         return
-    for k, doc in enumerate(docs):
-        if "\n" in doc.text or "\r" in doc.text:
-            raise DistantError(f"document {doc.id}: found a line break in the text, expected one line per document "
-                               "(write a folder or another format instead)", path)
-        if not doc.text.strip():
-            raise DistantError(f"document {doc.id}: found a blank text, expected text (a blank line is skipped "
-                               "on reading)", path)
-        if k == 0:
-            _check_bom(doc, path)
     with atomic_open(path) as f:
-        for doc in docs:
+        for k, doc in enumerate(docs):
+            if "\n" in doc.text or "\r" in doc.text:
+                raise DistantError(f"document {doc.id}: found a line break in the text, expected one line per "
+                                   "document (write a folder or another format instead)", path)
+            if not doc.text.strip():
+                raise DistantError(f"document {doc.id}: found a blank text, expected text (a blank line is "
+                                   "skipped on reading)", path)
+            if k == 0:
+                _check_bom(doc, path)
             f.write(doc.text)
             f.write("\n")
 
@@ -91,7 +88,7 @@ def _check_bom(doc: Document, path: Path) -> None:
                            "(a reader takes it for the file's byte order mark)", path)
 
 
-def _write_folder(docs: Sequence[Document], path: Path) -> None:
+def _write_folder(docs: Iterable[Document], path: Path) -> None:
     seen = set()
     for doc in docs:
         if not doc.id or doc.id.startswith(".") or _UNSAFE_ID & set(doc.id) or doc.id in seen:
@@ -99,6 +96,5 @@ def _write_folder(docs: Sequence[Document], path: Path) -> None:
                                "unique ids without / \\ : * ? \" < > |", path)
         seen.add(doc.id)
         _check_bom(doc, path)
-    path.mkdir(parents=True, exist_ok=True)
-    for doc in docs:
+        path.mkdir(parents=True, exist_ok=True)
         write_text(path / f"{doc.id}.txt", doc.text)

@@ -22,12 +22,13 @@ A labeling config is TOML: one ``[[labelers]]`` table per labeler, in priority o
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import time
 from array import array
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,13 @@ class LabelStats:
     misaligned: Counter = field(default_factory=Counter)
     timeouts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+
+    def merge(self, other: LabelStats) -> None:
+        """Add ``other``'s counts and time to these."""
+        for name in ("documents", "tokens", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("spans_per_type", "spans_per_labeler", "misaligned", "timeouts"):
+            getattr(self, name).update(getattr(other, name))
 
     @property
     def tokens_per_second(self) -> float:
@@ -142,67 +150,107 @@ def _label_chunk(items: list[tuple]) -> tuple[list[tuple], dict[str, tuple[int, 
     return results, _since(labelers, before)
 
 
+class Labeling:
+    """Labelers and an aggregator at work on a stream of documents, here or in a pool of worker processes.
+
+    ``with Labeling(labelers, aggregator, workers=2) as run: for doc in run(docs): ...`` yields each document
+    labeled, in input order, while at most a few chunks are in flight: memory does not grow with the corpus.
+    The labelers' counts (``misaligned``, ``timeouts``) grow by what they counted here, also when the work is
+    done in other processes (each of which warns once about each regex it stops); :attr:`stats` sums up.
+
+    Args:
+        labelers: Labelers in priority order.
+        aggregator: Combines their layers (usually into ``pseudo``).
+        workers: Processes (forked, so they share the built labelers, automata included, without pickling).
+        chunk_size: Documents per chunk sent to a worker.
+        progress: Called with the number of documents after each chunk (to advance a progress bar).
+    """
+
+    def __init__(self, labelers: Sequence[Labeler], aggregator: Aggregator, *, workers: int = 1,
+                 chunk_size: int = 64, progress: Callable[[int], None] | None = None) -> None:
+        self.labelers, self.aggregator = list(labelers), aggregator
+        self.workers, self.chunk_size, self.progress = workers, chunk_size, progress
+        self.stats = LabelStats()
+        self._pool = None
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> Labeling:
+        if self.workers > 1:
+            methods = mp.get_all_start_methods()
+            ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+            self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.labelers, self.aggregator))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pool is not None:
+            self._pool.terminate() if exc[0] is not None else self._pool.close()
+            self._pool.join()
+            self._pool = None
+        self.stats.seconds = time.perf_counter() - self._start
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """Yield ``docs`` labeled (in place), in order."""
+        chunks = _chunks(docs, self.chunk_size)
+        if self._pool is None:
+            for chunk in chunks:
+                before = _counts(self.labelers)
+                _label(chunk, self.labelers, self.aggregator)
+                yield from self._done(chunk, _since(self.labelers, before), here=True)
+            return
+        window: deque = deque()  # (chunk, pending result): the chunks in flight, at most two per worker
+        for chunk in chunks:
+            items = [(d.id, d.text, d.tokens, d.sentences, d.meta) for d in chunk]
+            window.append((chunk, self._pool.apply_async(_label_chunk, (items,))))
+            if len(window) >= 2 * self.workers:
+                yield from self._collect(*window.popleft())
+        while window:
+            yield from self._collect(*window.popleft())
+
+    def _collect(self, chunk: list[Document], pending: Any) -> Iterator[Document]:
+        results, counts = pending.get()
+        for doc, (flat, sentences, layers) in zip(chunk, results):
+            if flat is not None:
+                doc.set_tokens(list(zip(flat[::2], flat[1::2])), sentences)
+            for name, spans in layers.items():
+                doc.layers[name] = [Span(*t) for t in spans]
+        yield from self._done(chunk, counts, here=False)
+
+    def _done(self, chunk: list[Document], counts: dict[str, tuple[int, Counter]], here: bool) -> list[Document]:
+        stats = self.stats
+        for lab in self.labelers:
+            misaligned, timeouts = counts[lab.name]
+            if not here:  # the workers' labelers counted, not these
+                lab.misaligned += misaligned
+                lab.timeouts.update(timeouts)
+            if misaligned:
+                stats.misaligned[lab.name] += misaligned
+            if timeouts:
+                stats.timeouts[lab.name] += sum(timeouts.values())
+        for doc in chunk:
+            stats.documents += 1
+            stats.tokens += len(doc.tokens or ())
+            for lab in self.labelers:
+                stats.spans_per_labeler[lab.name] += len(doc.spans(lab.name))
+            stats.spans_per_type.update(s.label for s in doc.spans(self.aggregator.output))
+        if self.progress:
+            self.progress(len(chunk))
+        return chunk
+
+
+def _chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    it = iter(docs)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Aggregator, *,
                     workers: int = 1, progress: Callable[[int], None] | None = None,
                     chunk_size: int = 64) -> LabelStats:
-    """Label ``docs`` in place with each labeler, then aggregate; return what was done.
-
-    The labelers' counts (``misaligned``, ``timeouts``) grow by what they counted here, also when the
-    work is done in other processes (each of which warns once about each regex it stops).
-
-    Args:
-        docs: Documents (tokenized here when they are not yet).
-        labelers: Labelers in priority order.
-        aggregator: Combines their layers (usually into ``pseudo``).
-        workers: Processes; documents go to them in chunks and come back in order.
-        progress: Called with the number of documents after each chunk (to advance a progress bar).
-        chunk_size: Documents per chunk.
-    """
-    start = time.perf_counter()
-    labelers = list(labelers)
-    stats = LabelStats()
-    chunks = [docs[k:k + chunk_size] for k in range(0, len(docs), chunk_size)]
-    if workers <= 1 or len(chunks) <= 1:
-        before = _counts(labelers)
-        for chunk in chunks:
-            _label(chunk, labelers, aggregator)
-            if progress:
-                progress(len(chunk))
-        counted = [_since(labelers, before)]
-    else:
-        counted = []
-        # fork shares the built labelers (automata included) with the workers without pickling them
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else methods[0])
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(labelers, aggregator)) as pool:
-            items = ([(d.id, d.text, d.tokens, d.sentences, d.meta) for d in c] for c in chunks)
-            for chunk, (results, counts) in zip(chunks, pool.imap(_label_chunk, items)):
-                for doc, (flat, sentences, layers) in zip(chunk, results):
-                    if flat is not None:
-                        doc.set_tokens(list(zip(flat[::2], flat[1::2])), sentences)
-                    for name, spans in layers.items():
-                        doc.layers[name] = [Span(*t) for t in spans]
-                counted.append(counts)
-                if progress:
-                    progress(len(chunk))
-        for lab in labelers:  # the workers' labelers counted, not these
-            for counts in counted:
-                lab.misaligned += counts[lab.name][0]
-                lab.timeouts.update(counts[lab.name][1])
-    for counts in counted:
-        for name, (misaligned, timeouts) in counts.items():
-            stats.misaligned[name] += misaligned
-            stats.timeouts[name] += sum(timeouts.values())
-    for doc in docs:
-        stats.documents += 1
-        stats.tokens += len(doc.tokens or ())
-        for lab in labelers:
-            stats.spans_per_labeler[lab.name] += len(doc.spans(lab.name))
-        stats.spans_per_type.update(s.label for s in doc.spans(aggregator.output))
-    stats.misaligned = Counter({k: v for k, v in stats.misaligned.items() if v})
-    stats.timeouts = Counter({k: v for k, v in stats.timeouts.items() if v})
-    stats.seconds = time.perf_counter() - start
-    return stats
+    """Label ``docs`` in place with each labeler, then aggregate; return what was done (see :class:`Labeling`)."""
+    with Labeling(labelers, aggregator, workers=workers, chunk_size=chunk_size, progress=progress) as run:
+        for _ in run(docs):
+            pass
+    return run.stats
 
 
 # -- building from a config or from flags -------------------------------------------------------------------
