@@ -136,6 +136,7 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     _starts: list[int] | None = field(default=None, repr=False, compare=False)
     _ends: list[int] | None = field(default=None, repr=False, compare=False)
+    _words: list[str] | None = field(default=None, repr=False, compare=False)
 
     # -- tokens ---------------------------------------------------------------------------------------------
     @property
@@ -146,12 +147,14 @@ class Document:
         """Set token offsets (and sentence ranges; one sentence over all tokens when ``None``)."""
         self.tokens = tokens
         self.sentences = sentences if sentences is not None else ([(0, len(tokens))] if tokens else [])
-        self._starts = self._ends = None
+        self._starts = self._ends = self._words = None
 
     def words(self) -> list[str]:
-        """Return the token strings."""
-        text = self.text
-        return [text[s:e] for s, e in self._require_tokens()]
+        """Return the token strings (computed once; the list is shared: do not change it)."""
+        if self._words is None:
+            text = self.text
+            self._words = [text[s:e] for s, e in self._require_tokens()]
+        return self._words
 
     def _require_tokens(self) -> list[tuple[int, int]]:
         if self.tokens is None:

@@ -139,14 +139,27 @@ def check_document(doc: Document, path: str | os.PathLike) -> None:
         k = _lone_surrogate(value)
         if k is not None:
             raise DistantError(f"document {ascii(doc.id)}: {surrogate_message(where, value[k])}", path)
+    n = len(doc.text)
     for name, spans in doc.layers.items():
-        for span in spans:
-            problem = span_problem(span, len(doc.text))
+        for span in spans:  # the common case in one cheap test; the message says what is wrong
+            start, end, score = span.start, span.end, span.score
+            if not (type(start) is int and type(end) is int and 0 <= start < end <= n
+                    and (score is None or type(score) is float and math.isfinite(score))):
+                problem = span_problem(span, n)
+                if problem:
+                    raise DistantError(f"document {doc.id}: layer {name!r}: {problem}", path)
+        strings = {name} | {x for s in spans for x in (s.label, s.source, s.kb_id) if x is not None}
+        for label in {s.label for s in spans}:
+            problem = label_problem(label)
             if problem:
                 raise DistantError(f"document {doc.id}: layer {name!r}: {problem}", path)
-        found = find_lone_surrogate([name, *(x for s in spans for x in (s.source, s.kb_id))], f"layer {name!r}")
-        if found:
-            raise DistantError(f"document {doc.id}: {surrogate_message(found[0], found[1])}", path)
+        found = find_lone_surrogate(sorted(x for x in strings if isinstance(x, str)), f"layer {name!r}")
+        bad = [x for x in strings if not isinstance(x, str)]
+        if bad or found:
+            problem = next((p for p in (span_problem(s, n) for s in spans) if p),
+                           f"found a layer name {name!r} that is not a string") if bad else \
+                surrogate_message(found[0], found[1])
+            raise DistantError(f"document {doc.id}: {problem}", path)
     if not isinstance(doc.meta, dict):
         raise DistantError(f"document {doc.id}: found meta = {show(doc.meta)}, expected a dict", path)
     found = find_lone_surrogate(doc.meta, "meta")
