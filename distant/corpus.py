@@ -104,7 +104,8 @@ class Encoded:
 
 def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int = 100,
                      device: torch.device | str = "cpu", batch_size: int = 64,
-                     allowed_from: str | None = None, unmatched: str = "O") -> Encoded:
+                     allowed_from: str | None = None, unmatched: str = "O",
+                     feature_dir: Path | None = None) -> Encoded:
     """Tokenize ``docs`` if needed, cut them into chunks and encode the chunks for ``model``.
 
     The frozen inputs' features (a frozen char LM's, a frozen transformer's) are computed here once (on
@@ -118,14 +119,15 @@ def encode_documents(model: Tagger, docs: Sequence[Document], *, max_tokens: int
         batch_size: Sentences per batch for them.
         allowed_from: A layer to take every chunk's allowed tag sets from (training: ``pseudo``).
         unmatched: What tokens no span of that layer covers may be: ``O`` or ``unknown``.
+        feature_dir: Keep the cached features in memory-mapped files in this folder instead of memory.
     """
     tokenizer = default_tokenizer()
     for doc in docs:
         tokenizer(doc)
     units = [c for c in chunks(docs, max_tokens) if c.last > c.first]
     words = chunk_words(docs, units)
-    encoded = Encoded(docs, units, model.encode(words, cached=model.cache(words, batch_size=batch_size,
-                                                                           device=device)))
+    cached = model.cache(words, batch_size=batch_size, device=device, folder=feature_dir)
+    encoded = Encoded(docs, units, model.encode(words, cached=cached))
     if allowed_from is not None:
         set_allowed(encoded, model.tags, allowed_from, unmatched)
     return encoded

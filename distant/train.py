@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import glob
 import dataclasses
 import json
 import logging
@@ -43,13 +44,14 @@ from distant.device import setup
 from distant.docs import GOLD, PRED, PSEUDO, Document, label_types
 from distant.errors import DistantError
 from distant.evaluate import evaluate
-from distant.formats import read_documents, write_documents
+from distant.formats import iter_documents, read_documents, write_documents
 from distant.loop import TrainState, make_optimizer, train_while_improving
 from distant.models.charlm import CharLM
 from distant.models.tagger import Tagger, build_tagger
 from distant.predict import MODEL_FILE, decode, posteriors, predict_documents, store_predictions
 from distant.pretrain import CHARLM_FILE, load_charlm, pretrain_lm
 from distant.selftrain import relabel
+from distant.tokenize import default_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     with timer("pretrain_lm"):
         model = build_model(config, data, run_dir, dev, emit, saved)
     with timer("encode"):
-        train_set, scorer = encode(model, data, config, dev, emit)
+        train_set, scorer = encode(model, data, config, dev, emit, run_dir)
     correction = ShiftCorrection(config.debias, data.tags, [e.allowed for e in train_set.examples],
                                  scorer.encoded.docs if data.dev_layer == GOLD else None)
     weights = instance_weights(model, train_set, config, run_dir, dev, emit, fresh=saved is None)
@@ -137,11 +139,17 @@ def prepare_data(config: RunConfig, run_dir: Path, saved: tuple | None, workers:
         docs = read_documents(pseudo_file, "jsonl")
         tags = list(saved[1]["tags"])  # the tags the run was started with
     else:
-        emit({"event": "stage", "stage": "label", "message": "labeling the training text"})
-        docs = read_corpus(config.data.train, config.data.train_format)
-        for doc in docs:
-            doc.layers.pop(GOLD, None)  # the training text is unlabeled: never learn from its annotations
-        labeling, types = pseudo_label(docs, config, config_path, workers)
+        docs, types = [], list(config.data.types)
+        if config.data.train:
+            emit({"event": "stage", "stage": "label", "message": "labeling the training text"})
+            docs = read_corpus(config.data.train, config.data.train_format)
+            for doc in docs:
+                doc.layers.pop(GOLD, None)  # the training text is unlabeled: never learn from its annotations
+            labeling, types = pseudo_label(docs, config, config_path, workers)
+        if config.data.train_labeled:
+            labeled, found = read_labeled(config.data.train_labeled, config_path)
+            docs += labeled
+            types = list(config.data.types) or sorted(set(types) | set(found))
         write_documents(docs, pseudo_file, "jsonl", layer=PSEUDO)
         tags = tag_names(types)
     if config.data.dev is not None:
@@ -151,6 +159,29 @@ def prepare_data(config: RunConfig, run_dir: Path, saved: tuple | None, workers:
     train_docs, dev_docs = [docs[i] for i in keep], [docs[i] for i in held]
     # heldout_fraction = 0: select on how well the model fits its own pseudo-labels
     return TrainingData(train_docs, dev_docs or train_docs, PSEUDO, tags, labeling)
+
+
+def read_labeled(paths: Sequence[Path], config_path: Path | None = None) -> tuple[list[Document], list[str]]:
+    """Read pseudo-labeled documents (``data.train_labeled``) as they are; return them and the types they hold.
+
+    Raises:
+        DistantError: a document without a pseudo layer (it would teach every token O), or no type at all.
+    """
+    from distant.jobs import expand_inputs
+
+    docs, types = [], set()
+    tokenizer = default_tokenizer()
+    for path in expand_inputs(paths):
+        for doc in iter_documents(path):
+            if PSEUDO not in doc.layers:
+                raise DistantError(f"document {doc.id}: found no {PSEUDO!r} layer, expected documents labeled by "
+                                   "distant label (data.train_labeled)", path)
+            doc.layers.pop(GOLD, None)  # never learn from gold annotations
+            types.update(t for s in doc.spans(PSEUDO) for t in label_types(s.label))
+            docs.append(tokenizer(doc))
+    if not types:
+        raise DistantError("data.train_labeled: the documents' pseudo layers hold no entity type", config_path)
+    return docs, sorted(types)
 
 
 def pseudo_label(docs: list[Document], config: RunConfig, config_path: Path | None,
@@ -212,14 +243,39 @@ def char_lm(config: RunConfig, sentences: list[list[str]], run_dir: Path, device
                        seed=config.train.seed)
 
 
-def encode(model: Tagger, data: TrainingData, config: RunConfig, device: torch.device,
-           emit: Emit) -> tuple[Encoded, DevScorer]:
+def feature_folder(choice: str, size: int, run_dir: Path) -> Path | None:
+    """Return where the training features are cached: ``None`` (memory) or a folder of memory-mapped files.
+
+    ``auto`` puts them on disk when ``size`` bytes would take over a quarter of the memory available.
+    """
+    if choice == "memory" or choice == "auto" and size <= available_memory() / 4:
+        return None
+    return run_dir / "features"
+
+
+def available_memory() -> int:
+    """Return the memory available to new allocations, in bytes (``MemAvailable``; no limit where unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 2**62
+
+
+def encode(model: Tagger, data: TrainingData, config: RunConfig, device: torch.device, emit: Emit,
+           run_dir: Path) -> tuple[Encoded, DevScorer]:
     """Encode the training documents (with their allowed tag sets) and the dev documents, once."""
-    n = len(training_chunks(data.train_docs, config.data.max_tokens))
-    emit({"event": "stage", "stage": "encode", "message": f"encoding {n} training sentences"})
+    units = training_chunks(data.train_docs, config.data.max_tokens)
+    words = sum(c.last - c.first for c in units)
+    folder = feature_folder(config.train.feature_cache, words * model.cached_width() * 2, run_dir)
+    where = f", features on disk in {folder}" if folder is not None else ""
+    emit({"event": "stage", "stage": "encode", "message": f"encoding {len(units)} training sentences{where}"})
     train_set = encode_documents(model, data.train_docs, max_tokens=config.data.max_tokens, device=device,
                                  batch_size=config.predict.batch_size, allowed_from=PSEUDO,
-                                 unmatched=config.aggregate.unmatched)
+                                 unmatched=config.aggregate.unmatched, feature_dir=folder)
     dev_set = encode_documents(model, data.dev_docs, max_tokens=config.data.max_tokens, device=device,
                                batch_size=config.predict.batch_size)
     return train_set, DevScorer(dev_set, data.dev_layer, config, device)
@@ -452,6 +508,7 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     """Return every file or folder a run reads, with its dotted key."""
     data = config.data
     paths = [(f"data.train[{k}]", p) for k, p in enumerate(data.train)]
+    paths += [(f"data.train_labeled[{k}]", p) for k, p in enumerate(data.train_labeled) if not glob.has_magic(str(p))]
     paths += [(f"data.extra_text[{k}]", p) for k, p in enumerate(data.extra_text)]
     paths += [(f"data.{key}", getattr(data, key)) for key in ("dev", "test") if getattr(data, key) is not None]
     if config.pretrain.charlm is not None:
@@ -473,10 +530,11 @@ def check_inputs(config: RunConfig, config_path: Path | None = None) -> None:
     Raises:
         DistantError: naming the dotted key and the missing path.
     """
-    if not config.data.train:
-        raise DistantError("data.train is empty: expected the unlabeled training text files", config_path)
-    if not config.labelers:
-        raise DistantError("expected at least one [[labelers]] table", config_path)
+    if not config.data.train and not config.data.train_labeled:
+        raise DistantError("data.train is empty: expected the unlabeled training text files (or data.train_labeled: "
+                           "documents labeled already)", config_path)
+    if config.data.train and not config.labelers:
+        raise DistantError("expected at least one [[labelers]] table to label data.train", config_path)
     for key, path in input_paths(config):
         if not path.exists():
             raise DistantError(f"{key}: not found: {path}", config_path)

@@ -133,3 +133,33 @@ def test_check_inputs_names_what_is_missing(tmp_path):
     config = load_config(CONFIG, ["data.train=[]"])
     with pytest.raises(DistantError, match="data.train is empty"):
         check_inputs(config)
+
+
+def test_training_from_labeled_shards_as_they_are(tmp_path):
+    """distant label's shards train a tagger without labelers: the same run as labeling in the run itself."""
+    from typer.testing import CliRunner
+
+    from distant.cli import app
+
+    shards = tmp_path / "labeled"
+    config = load_config(CONFIG)
+    labeler = config.labelers[0].options
+    args = ["label", str(ROOT / "data" / "sample" / "abstracts.txt"), "-o", f"{shards}/", "--dict",
+            str(labeler.dicts[0]), "--unknown", str(labeler.unknown[0]), "--stopwords", str(labeler.stopwords)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    _train(tmp_path / "labeling")
+    _train(tmp_path / "labeled", "data.train=[]", f"data.train_labeled=[\"{shards}\"]")
+    a, b = (_state_dict(tmp_path / r / "model.pt") for r in ("labeling", "labeled"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    empty = tmp_path / "nolayer.jsonl"
+    empty.write_text('{"id": "d", "text": "Aspirin."}\n')
+    with pytest.raises(DistantError, match="no 'pseudo' layer"):
+        _train(tmp_path / "bad", "data.train=[]", f"data.train_labeled=[\"{empty}\"]")
+
+
+def test_features_on_disk_train_the_same_model(tmp_path):
+    _train(tmp_path / "memory", "train.feature_cache=\"memory\"")
+    _train(tmp_path / "disk", "train.feature_cache=\"disk\"")
+    assert (tmp_path / "disk" / "features" / "charlm.f16").is_file()
+    a, b = (_state_dict(tmp_path / r / "model.pt") for r in ("memory", "disk"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -34,6 +34,7 @@ from distant.errors import DistantError
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("radam", "adam", "adamw", "sgd")
+FEATURE_CACHES = ("auto", "memory", "disk")
 
 # Old dotted key -> where it is now. Reading an old config moves the value and says so.
 MOVED = {
@@ -55,6 +56,9 @@ class DataConfig:
 
     train: list[Path] = field(default_factory=list)  # unlabeled training text (annotations are ignored)
     train_format: str | None = None
+    # documents labeled already (distant label's output: files, folders of shards, globs): their pseudo layer
+    # is what the tagger learns from, as it is (no labelers run); instead of, or as well as, data.train
+    train_labeled: list[Path] = field(default_factory=list)
     extra_text: list[Path] = field(default_factory=list)  # more raw text for char-LM pre-training
     dev: Path | None = None  # gold development documents (model selection, shift estimation)
     dev_budget: int | None = None  # the only gold a run uses: the first N development documents
@@ -110,11 +114,17 @@ class TrainConfig:
     mixed_precision: bool = True  # on CUDA only
     max_minutes: float = 0.0  # stop after this long (0: no limit); the best model so far is kept
     threads: int = 0  # 0: one torch thread and independent branches in parallel (distant.models.parallel)
+    # where the frozen inputs' cached features live: memory, disk (memory-mapped files in the run folder), or
+    # auto (disk when they would take over a quarter of the memory available)
+    feature_cache: str = "auto"
     self_training: int = 0  # rounds of self-training after the first fit (see distant.selftrain)
     self_training_epochs: int = 4  # epochs per self-training round (early stopping applies)
     self_training_min_score: float = 0.9  # confidence a predicted span needs to join the pseudo-labels
 
     def __post_init__(self) -> None:
+        if self.feature_cache not in FEATURE_CACHES:
+            raise ValueError(f"train.feature_cache: expected one of {', '.join(FEATURE_CACHES)}, found "
+                             f"{self.feature_cache!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer: expected one of {', '.join(OPTIMIZERS)}, found {self.optimizer!r}")
         check_device_name(self.device, "train.device")

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -342,8 +343,8 @@ def pretrain_charlm(sentences: Sequence[Sequence[str]], config: CharLMConfig, se
 
 @torch.no_grad()
 def compute_charlm_features(model: CharLM, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-                            device: torch.device | str = "cpu",
-                            dtype: torch.dtype = torch.float16) -> list[torch.Tensor]:
+                            device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16,
+                            store: Path | None = None) -> list[torch.Tensor]:
     """Compute frozen char-LM features for every sentence, to cache them for tagger training.
 
     Sentences are batched by length; the result is in input order, on the CPU.
@@ -365,7 +366,7 @@ def compute_charlm_features(model: CharLM, sentences: Sequence[Sequence[str]], *
             return model.features(collate_chars([examples[i] for i in ids]).to(device))  # [b, T, 2H]
 
     return cache_features(model, sentences, [len(e.fw_chars) for e in examples], run, model.feature_dim,
-                          batch_size=batch_size, dtype=dtype)
+                          batch_size=batch_size, dtype=dtype, store=store)
 
 
 NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}  # /proc/cpuinfo flags of CPUs that compute bfloat16 natively

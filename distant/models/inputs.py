@@ -20,6 +20,7 @@ extra         features the caller supplies               always (they come cache
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -61,9 +62,10 @@ class TaggerInput(nn.Module):
         """Return what a batch needs to compute the features live, one item per sentence."""
         raise NotImplementedError
 
-    def cache(self, sentences: Sequence[Sequence[str]], *, batch_size: int, device: torch.device | str
-              ) -> list[torch.Tensor]:
-        """Return the features ``[n_i, dim]`` of each sentence (a frozen input only), in input order, on the CPU."""
+    def cache(self, sentences: Sequence[Sequence[str]], *, batch_size: int, device: torch.device | str,
+              store: Path | None = None) -> list[torch.Tensor]:
+        """Return the features ``[n_i, dim]`` of each sentence (a frozen input only), in input order, on the CPU
+        (memory-mapped from the file ``store`` when given)."""
         raise DistantError(f"input {self.name!r} is not frozen: its features cannot be cached")
 
     def collate(self, items: Sequence[Any], steps: int) -> Any:
@@ -165,9 +167,9 @@ class CharLMInput(TaggerInput):
     def examples(self, sentences: Sequence[Sequence[str]]) -> list[Any]:
         return [self.lm.encode(s) for s in sentences]
 
-    def cache(self, sentences, *, batch_size, device):
+    def cache(self, sentences, *, batch_size, device, store=None):
         self.lm.to(device)
-        return compute_charlm_features(self.lm, sentences, batch_size=batch_size, device=device)
+        return compute_charlm_features(self.lm, sentences, batch_size=batch_size, device=device, store=store)
 
     def collate_live(self, items, steps):
         return collate_chars(items)
@@ -209,9 +211,9 @@ class TransformerInput(TaggerInput):
     def examples(self, sentences):
         return self.encoder.encode(sentences)  # all sentences at once: the tokenizer batches them
 
-    def cache(self, sentences, *, batch_size, device):
+    def cache(self, sentences, *, batch_size, device, store=None):
         self.encoder.to(device)
-        return self.encoder.features(sentences, batch_size=batch_size, device=device)
+        return self.encoder.features(sentences, batch_size=batch_size, device=device, store=store)
 
     def collate_live(self, items, steps):
         return collate_subwords(items, steps)
@@ -242,7 +244,7 @@ class ExtraInput(TaggerInput):
     def examples(self, sentences):
         raise DistantError(f"model.extra_dim is {self.dim}: the extra features must be given with the sentences")
 
-    def cache(self, sentences, *, batch_size, device):
+    def cache(self, sentences, *, batch_size, device, store=None):
         return self.examples(sentences)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -148,11 +149,19 @@ class Tagger(nn.Module):
 
     # -- data --------------------------------------------------------------------------------------------------
 
-    def cache(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-              device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
-        """Compute the frozen inputs' features once (char LM, transformer), to give to :meth:`encode`."""
-        return {name: module.cache(sentences, batch_size=batch_size, device=device)
+    def cache(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64, device: torch.device | str = "cpu",
+              folder: Path | None = None) -> dict[str, list[torch.Tensor]]:
+        """Compute the frozen inputs' features once (char LM, transformer), to give to :meth:`encode`.
+
+        ``folder``: keep them in memory-mapped files there (``NAME.f16``) instead of memory.
+        """
+        return {name: module.cache(sentences, batch_size=batch_size, device=device,
+                                   store=None if folder is None else Path(folder) / f"{name}.f16")
                 for name, module in self.inputs.items() if module.frozen and name != "extra"}
+
+    def cached_width(self) -> int:
+        """Return the width of the features :meth:`cache` keeps per word (all frozen inputs together)."""
+        return sum(m.cached_dim for name, m in self.inputs.items() if m.frozen and name != "extra")
 
     def encode(self, sentences: Sequence[Sequence[str]], *, allowed: Sequence[torch.Tensor] | None = None,
                cached: dict[str, Sequence[torch.Tensor]] | None = None) -> list[TaggerExample]:

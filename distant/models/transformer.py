@@ -232,7 +232,8 @@ class TransformerEncoder(nn.Module):
 
     @torch.no_grad()
     def features(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 64,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16) -> list[torch.Tensor]:
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16,
+                 store: Path | None = None) -> list[torch.Tensor]:
         """Compute per-word features of every sentence once, to cache them for a frozen encoder.
 
         Sentences are batched by their number of pieces; the result is in input order, on the CPU, one
@@ -245,7 +246,7 @@ class TransformerEncoder(nn.Module):
             return self(collate_subwords([examples[i] for i in ids], longest).to(device))  # [b, T, H]
 
         return cache_features(self, sentences, [e.num_pieces for e in examples], run, self.feature_dim,
-                              batch_size=batch_size, dtype=dtype)
+                              batch_size=batch_size, dtype=dtype, store=store)
 
     # -- files -----------------------------------------------------------------------------------------------
 
