@@ -478,6 +478,9 @@ def predict(
     if stats:
         log.info("%d sentences (%.0f sentences/s), %d spans", stats["sentences"], stats["sentences_per_s"],
                  stats["spans"])
+        if stats.get("below_min_score"):
+            log.info("%d spans less confident than the model's predict.min_score left out",
+                     stats["below_min_score"])
 
 
 @app.command("pretrain-lm")

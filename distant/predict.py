@@ -63,10 +63,12 @@ def posteriors(model: Tagger, examples: Sequence[TaggerExample], *, batch_size: 
 
 
 def store_predictions(encoded: Encoded, tags: Sequence[Sequence[str]], confidences: Sequence[Sequence[float]],
-                      layer: str = PRED, *, rules: PredictConfig | None = None) -> int:
-    """Write predicted spans into ``layer`` of every document; return the number of spans.
+                      layer: str = PRED, *, rules: PredictConfig | None = None,
+                      min_score: float | None = None) -> tuple[int, int]:
+    """Write predicted spans into ``layer`` of every document; return (spans kept, spans below ``min_score``).
 
     ``rules``: the document rules to apply then (:func:`apply_document_rules`); ``None``: none.
+    ``min_score``: drop the spans less confident than this after the rules; ``None``: the rules' threshold.
     """
     per_doc: dict[int, list] = {d: [] for d in range(len(encoded.docs))}
     for chunk, t, c in zip(encoded.chunks, tags, confidences):
@@ -75,7 +77,26 @@ def store_predictions(encoded: Encoded, tags: Sequence[Sequence[str]], confidenc
         encoded.docs[d].set_spans(layer, spans)
     if rules is not None:
         apply_document_rules(encoded.docs, layer, rules)
-    return sum(len(d.spans(layer)) for d in encoded.docs)
+    threshold = min_score if min_score is not None else rules.span_threshold if rules is not None else 0.0
+    dropped = drop_unconfident(encoded.docs, layer, threshold)
+    return sum(len(d.spans(layer)) for d in encoded.docs), dropped
+
+
+def drop_unconfident(docs: Sequence[Document], layer: str, min_score: float) -> int:
+    """Remove the spans of ``layer`` whose confidence is below ``min_score``; return how many went.
+
+    Spans without a confidence are kept.
+    """
+    if min_score <= 0:
+        return 0
+    dropped = 0
+    for doc in docs:
+        spans = doc.spans(layer)
+        kept = [s for s in spans if s.score is None or s.score >= min_score]
+        if len(kept) < len(spans):
+            dropped += len(spans) - len(kept)
+            doc.set_spans(layer, kept)
+    return dropped
 
 
 def apply_document_rules(docs: Sequence[Document], layer: str, rules: PredictConfig) -> None:
@@ -120,21 +141,24 @@ def predict_stream(model: Tagger, docs: Iterable[Document], *, batch_size: int |
 
     Args:
         batch_size: Sentences per batch; ``None``: the model's ``predict.batch_size``.
-        stats: Where the counts go (documents, sentences, words, spans, seconds), when given.
+        stats: Where the counts go (documents, sentences, words, spans, spans dropped by the model's
+            ``min_score``, seconds), when given.
         progress: Called with each part's number of documents.
     """
     model.to(device)
     model.eval()
     batch_size = batch_size or model.rules.batch_size
     counts = stats if stats is not None else {}
-    for key in ("documents", "sentences", "words", "spans", "seconds"):
+    for key in ("documents", "sentences", "words", "spans", "below_min_score", "seconds"):
         counts.setdefault(key, 0)
     it = iter(docs)
     while part := list(itertools.islice(it, DOCS_PER_PART)):
         start = time.perf_counter()
         encoded = encode_documents(model, part, max_tokens=max_tokens, device=device, batch_size=batch_size)
         tags, conf = decode(model, encoded.examples, batch_size=batch_size, device=device, tag_bias=tag_bias)
-        counts["spans"] += store_predictions(encoded, tags, conf, layer, rules=model.rules)
+        kept, dropped = store_predictions(encoded, tags, conf, layer, rules=model.rules)
+        counts["spans"] += kept
+        counts["below_min_score"] += dropped
         counts["documents"] += len(part)
         counts["sentences"] += len(encoded.chunks)
         counts["words"] += encoded.num_words

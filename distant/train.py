@@ -36,7 +36,7 @@ from distant.atomic import write_text
 from distant.checkpoints import load_checkpoint, save_checkpoint
 from distant.config import dump_toml, to_dict
 from distant.config.labelers import LABELER_OPTIONS
-from distant.config.run import RunConfig, TrainConfig, load_config
+from distant.config.run import MIN_SCORE_GRID, RunConfig, TrainConfig, load_config
 from distant.corpus import Encoded, chunk_words, chunks, encode_documents, read_corpus, set_allowed, split_documents
 from distant.debias.crossweigh import crossweigh, summarize_weights
 from distant.debias.training import ShiftCorrection
@@ -288,17 +288,37 @@ class DevScorer:
         self.encoded, self.layer, self.device = encoded, layer, device
         self.rules = config.predict
 
-    def score(self, model: Tagger, tag_bias: torch.Tensor | None) -> dict[str, Any]:
-        """Decode the dev documents with ``tag_bias`` and return the strict micro scores (and per type)."""
+    def score(self, model: Tagger, tag_bias: torch.Tensor | None, min_score: float | None = None) -> dict[str, Any]:
+        """Decode the dev documents with ``tag_bias`` and return the strict micro scores (and per type).
+
+        ``min_score``: the span threshold (``None``: the config's; ``"auto"`` counts as none until chosen).
+        """
         if not self.encoded.chunks:
             return {"f1": 0.0, "precision": 0.0, "recall": 0.0, "support": 0}
         tags, conf = decode(model, self.encoded.examples, batch_size=self.rules.batch_size, device=self.device,
                             tag_bias=tag_bias)
-        store_predictions(self.encoded, tags, conf, PRED, rules=self.rules)
-        result = evaluate(self.encoded.docs, self.encoded.docs, gold_layer=self.layer, pred_layer=PRED)
+        store_predictions(self.encoded, tags, conf, PRED, rules=self.rules, min_score=min_score)
+        return self.scores()
+
+    def scores(self, min_score: float = 0.0) -> dict[str, Any]:
+        """Score the stored dev predictions, those below ``min_score`` left out."""
+        docs = self.encoded.docs
+        if min_score > 0:
+            docs = [doc.copy(layers=()) for doc in docs]
+            for doc, src in zip(docs, self.encoded.docs):
+                doc.set_spans(self.layer, src.spans(self.layer))
+                doc.set_spans(PRED, [s for s in src.spans(PRED) if s.score is None or s.score >= min_score])
+        result = evaluate(docs, docs, gold_layer=self.layer, pred_layer=PRED)
         out = {k: v for k, v in result.micro.as_dict().items() if k in ("precision", "recall", "f1", "support")}
         out["per_type"] = {t: round(s.f1, 4) for t, s in result.per_type.items()}
         return out
+
+    def choose_min_score(self, model: Tagger, grid: Sequence[float]) -> tuple[float, dict[str, float]]:
+        """Return the span threshold of ``grid`` with the best dev F1 (ties: the lowest) and every one's F1."""
+        self.score(model, None, min_score=0.0)
+        curve = {f"{t:g}": self.scores(t)["f1"] for t in sorted(grid)}
+        best = max(curve.values())
+        return min(t for t in grid if curve[f"{t:g}"] >= best - 1e-12), curve
 
 
 def instance_weights(model: Tagger, train_set: Encoded, config: RunConfig, run_dir: Path, device: torch.device,
@@ -393,7 +413,7 @@ def relabel_round(model: Tagger, train_set: Encoded, state: TrainState, correcti
     model.load_state_dict(load_checkpoint(run_dir / MODEL_FILE)["state_dict"])
     tags, conf = decode(model, train_set.examples, batch_size=config.predict.batch_size, device=device,
                         tag_bias=correction.labeling_bias())
-    store_predictions(train_set, tags, conf, PRED, rules=config.predict)
+    store_predictions(train_set, tags, conf, PRED, rules=config.predict, min_score=0.0)
     counts = relabel(train_set.docs, PSEUDO, PRED, config.train.self_training_min_score, PSEUDO)
     state.rounds.append({"round": state.round, **counts})
     write_documents(train_set.docs, run_dir / f"pseudo.round{state.round}.jsonl", "jsonl", layer=PSEUDO)
@@ -460,8 +480,15 @@ def finalize(config: RunConfig, run_dir: Path, device: torch.device, scorer: Dev
         train_marginals=lambda bias: posteriors(best, unlabeled, batch_size=config.predict.batch_size,
                                                 device=device, tag_bias=bias),
         emit=emit))
+    if config.predict.min_score == "auto":
+        chosen, curve = scorer.choose_min_score(best, MIN_SCORE_GRID)
+        best.rules = dataclasses.replace(best.rules, min_score=chosen)
+        dev["min_score"] = {"chosen": chosen, "dev_f1": curve}
+        emit({"event": "stage", "stage": "min-score",
+              "message": f"span confidence threshold chosen on dev: {chosen:g} (dev F1 {curve[f'{chosen:g}']:.4f},"
+                         f" without: {curve['0']:.4f})"})
     save_checkpoint(best.to_checkpoint(), run_dir / MODEL_FILE)
-    dev["scores"] = scorer.score(best, None)
+    dev["scores"] = scorer.score(best, None, min_score=best.rules.span_threshold)
     correction.write(run_dir)
     report["dev"], report["debias"] = dev, correction.summary()
     return best

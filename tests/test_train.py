@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from distant.config.run import TrainConfig, load_config, move_old_keys
+from distant.config.run import MIN_SCORE_GRID, TrainConfig, load_config, move_old_keys
+from distant.corpus import read_corpus
+from distant.docs import PRED
 from distant.errors import DistantError
 from distant.loop import TrainState, make_optimizer, train_while_improving
 from distant.models import TaggerConfig, build_tagger
+from distant.predict import load_model, predict_documents
 from distant.train import check_inputs, run_training
 
 from tests.test_models import SENTENCES, TAGS, encoded
@@ -163,3 +167,42 @@ def test_features_on_disk_train_the_same_model(tmp_path):
     assert (tmp_path / "disk" / "features" / "charlm.f16").is_file()
     a, b = (_state_dict(tmp_path / r / "model.pt") for r in ("memory", "disk"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_min_score_auto_is_chosen_on_dev_and_kept_by_the_model(tmp_path):
+    report = _train(tmp_path / "r", 'predict.min_score="auto"')
+    chosen = report["dev"]["min_score"]["chosen"]
+    curve = report["dev"]["min_score"]["dev_f1"]
+    assert chosen in MIN_SCORE_GRID and set(curve) == {f"{t:g}" for t in MIN_SCORE_GRID}
+    best = max(curve.values())
+    assert curve[f"{chosen:g}"] == best and all(t >= chosen for t in MIN_SCORE_GRID if curve[f"{t:g}"] == best)
+    assert report["dev"]["scores"]["f1"] == pytest.approx(curve[f"{chosen:g}"])
+    model = load_model(tmp_path / "r")
+    assert model.rules.min_score == chosen  # a number: prediction needs no dev set
+    assert load_config(tmp_path / "r" / "config.toml").predict.min_score == "auto"
+
+
+def test_min_score_drops_unconfident_spans_and_counts_them(tmp_path):
+    config = load_config(CONFIG, ["train.epochs=12", "pretrain.epochs=1"])
+    run_training(config, tmp_path / "r", config_path=CONFIG)
+    model = load_model(tmp_path / "r")
+    docs = read_corpus([load_config(CONFIG).data.test])
+    free = [d.copy(layers=()) for d in docs]
+    predict_documents(model, free)
+    scores = sorted(s.score for d in free for s in d.spans(PRED))
+    assert scores, "the quick model predicts something"
+    cut = scores[(len(scores) - 1) // 2] + 1e-6  # at least the median span goes
+    model.rules = dataclasses.replace(model.rules, min_score=cut)
+    cut_docs = [d.copy(layers=()) for d in docs]
+    stats = predict_documents(model, cut_docs)
+    kept = [(d.id, s.start, s.end, s.label) for d in cut_docs for s in d.spans(PRED)]
+    expected = [(d.id, s.start, s.end, s.label) for d in free for s in d.spans(PRED) if s.score >= cut]
+    assert kept == expected
+    assert stats["below_min_score"] == len(scores) - len(expected) > 0
+    assert stats["spans"] == len(expected)
+
+
+@pytest.mark.parametrize("value", ['"high"', "1.5", "-0.1"])
+def test_min_score_rejects_what_is_not_a_threshold(value):
+    with pytest.raises(DistantError, match="predict.min_score"):
+        load_config(CONFIG, [f"predict.min_score={value}"])

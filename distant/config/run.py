@@ -138,6 +138,9 @@ class TrainConfig:
         check_range("train.self_training_min_score", self.self_training_min_score, low=0.0, high=1.0)
 
 
+MIN_SCORE_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # predict.min_score = "auto" chooses among these
+
+
 @dataclass
 class PredictConfig:
     """Decoding, and the document rules applied to predictions (``[predict]``; a model keeps its own).
@@ -146,15 +149,31 @@ class PredictConfig:
     form defined in it ("long form (SF)") takes its long form's predicted type at every occurrence, and a
     surface predicted with at least ``consistency_min_score`` confidence is labeled so at its other
     occurrences (0: off). They apply in dev selection, self-training and ``distant predict`` alike.
+
+    ``min_score`` drops predicted spans whose confidence (the smallest tag marginal of their tokens) is below it,
+    after the document rules (0: keep all). ``"auto"``: chosen after training from :data:`MIN_SCORE_GRID` as the
+    threshold with the best dev F1 (ties: the lowest, so no threshold unless one helps); the model keeps the
+    chosen number, and the report says it. Self-training's relabeling decodes without it.
     """
 
     batch_size: int = 128  # sentences per batch when decoding (dev, test, prediction)
     propagate_abbreviations: bool = True
     consistency_min_score: float = 0.0
+    min_score: float | str = 0.0
 
     def __post_init__(self) -> None:
         check_range("predict.batch_size", self.batch_size, low=1)
         check_range("predict.consistency_min_score", self.consistency_min_score, low=0.0, high=1.0)
+        if isinstance(self.min_score, str):
+            if self.min_score != "auto":
+                raise ValueError(f"predict.min_score: expected a number in [0, 1] or \"auto\", found {self.min_score!r}")
+        else:
+            check_range("predict.min_score", self.min_score, low=0.0, high=1.0)
+
+    @property
+    def span_threshold(self) -> float:
+        """The confidence below which predicted spans are dropped (``"auto"`` not yet chosen: 0)."""
+        return 0.0 if isinstance(self.min_score, str) else float(self.min_score)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "predict") -> PredictConfig:
