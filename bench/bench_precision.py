@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from distant.config.run import load_config
 from distant.corpus import read_corpus
+from distant.device import setup
 from distant.docs import PRED
 from distant.evaluate import evaluate
 from distant.predict import load_model, predict_documents
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the per-run curves as JSON")
     args = parser.parse_args()
     grid = tuple(float(t) for t in args.grid.split(","))
+    setup("cpu")  # the project's thread choice (one torch thread, branches in parallel): no collapse when shared
     results = [analyse(run, grid, args.budget, args.seed) for run in args.runs]
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=str))
