@@ -52,6 +52,7 @@ from distant.predict import MODEL_FILE, decode, posteriors, predict_documents, s
 from distant.pretrain import CHARLM_FILE, load_charlm, pretrain_lm
 from distant.selftrain import relabel
 from distant.tokenize import default_tokenizer
+from distant.tracking import Tracker, check_targets
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         The report written to ``run_dir/report.json``.
     """
     emit = Progress(progress)
+    check_targets(config.train.log_to)  # a missing tracking library is an error before any work
     dev, threads = setup(device or config.train.device, config.train.threads)
     run_dir = open_run_folder(Path(run_dir), resume, config, config_path)
     report: dict[str, Any] = {"device": str(dev), "threads": threads, "warnings": []}
@@ -449,20 +451,24 @@ class Phase:
                                        deadline=self.deadline, instance_weights=self.weights,
                                        correction=self.correction)
         words, seconds = 0, 0.0
-        for event in events:
-            self.emit(event)
-            if event["event"] != "epoch":
-                continue
-            words += event["words"]
-            seconds += event["seconds"]
-            if event["is_best"]:
-                save_checkpoint(self.model.to_checkpoint(), self.run_dir / MODEL_FILE)
-            state.save(self.run_dir / LAST_FILE, self.model, optimizer)
-            write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in state.history))
-            if state.stopped:
-                why = (f"early stop: no dev gain for {self.settings.patience} epochs" if state.stop_reason == "patience"
-                       else f"time limit of {self.settings.max_minutes} min reached")
-                self.emit({"event": "stage", "stage": "stop", "message": why})
+        tracker = Tracker(self.run_dir, self.settings.log_to)
+        with contextlib.closing(tracker):
+            for event in events:
+                self.emit(event)
+                tracker.event(event)
+                if event["event"] != "epoch":
+                    continue
+                words += event["words"]
+                seconds += event["seconds"]
+                if event["is_best"]:
+                    save_checkpoint(self.model.to_checkpoint(), self.run_dir / MODEL_FILE)
+                state.save(self.run_dir / LAST_FILE, self.model, optimizer)
+                write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in state.history))
+                tracker.epoch(state.history)
+                if state.stopped:
+                    why = (f"early stop: no dev gain for {self.settings.patience} epochs"
+                           if state.stop_reason == "patience" else f"time limit of {self.settings.max_minutes} min reached")
+                    self.emit({"event": "stage", "stage": "stop", "message": why})
         return {"words": words, "seconds": seconds}
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("radam", "adam", "adamw", "sgd")
 FEATURE_CACHES = ("auto", "memory", "disk")
+LOG_TARGETS = ("csv", "tensorboard")  # train.log_to: where training events are logged besides metrics.jsonl
 
 # Old dotted key -> where it is now. Reading an old config moves the value and says so.
 MOVED = {
@@ -120,8 +121,15 @@ class TrainConfig:
     self_training: int = 0  # rounds of self-training after the first fit (see distant.selftrain)
     self_training_epochs: int = 4  # epochs per self-training round (early stopping applies)
     self_training_min_score: float = 0.9  # confidence a predicted span needs to join the pseudo-labels
+    # also log the training events to RUN_DIR/metrics.csv and/or TensorBoard (RUN_DIR/tensorboard); a name or a list
+    log_to: list[str] | str = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.log_to = [self.log_to] if isinstance(self.log_to, str) else list(self.log_to)
+        for target in self.log_to:
+            if target not in LOG_TARGETS:
+                raise ValueError(f"train.log_to: expected one of {', '.join(LOG_TARGETS)} (or a list of them), "
+                                 f"found {target!r}")
         if self.feature_cache not in FEATURE_CACHES:
             raise ValueError(f"train.feature_cache: expected one of {', '.join(FEATURE_CACHES)}, found "
                              f"{self.feature_cache!r}")
