@@ -261,23 +261,25 @@ def evaluate(
 
     The two inputs are read as they come: in the same document order they are scored in flat memory.
     """
-    from distant.evaluate import evaluate_files, format_table
+    from distant.api import evaluate as run
+    from distant.evaluate import format_table
 
     if gold == pred == Path("-"):
         raise DistantError("gold and predictions cannot both come from standard input")
     with progress_bar("scoring") as advance:
-        result = evaluate_files(gold, pred, gold_format=_fmt(gold_format), pred_format=_fmt(pred_format),
-                                gold_layer=gold_layer, pred_layer=pred_layer, scheme=scheme, strict=strict,
-                                errors=errors, progress=advance)
+        result = run(gold, pred, gold_format=_fmt(gold_format), pred_format=_fmt(pred_format),
+                     gold_layer=gold_layer, pred_layer=pred_layer, scheme=scheme, strict=strict, errors=errors,
+                     progress=advance)
     typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else format_table(result))
 
 
 # -- labeling -----------------------------------------------------------------------------------------------
 def _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched):
-    from distant.labelers.pipeline import labelers_from_args
+    from distant.api import Labelers
 
-    return labelers_from_args(dicts or [], unknown or [], stopwords, patterns or [], config,
-                              abbreviations=abbreviations, unmatched=unmatched.value)
+    built = Labelers.from_args(dicts or [], unknown or [], stopwords, patterns or [], config,
+                               abbreviations=abbreviations, unmatched=unmatched.value)
+    return built.labelers, built.aggregator
 
 
 DictOpt = Annotated[Optional[list[Path]], typer.Option("--dict", help="Typed dictionary Type<TAB>surface[<TAB>kb_id] (repeatable).")]

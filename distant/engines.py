@@ -64,12 +64,12 @@ class Labelling:
         self.stats = LabelStats()
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
-        from distant.labelers.pipeline import Labeling
+        from distant.api import Labelers
 
         f = self.factory
-        with Labeling(f.labelers, f.aggregator, workers=f.workers, progress=f.progress) as run:
-            yield from run(docs)
-        self.stats.merge(run.stats)
+        labelers = Labelers(f.labelers, f.aggregator)
+        yield from labelers.label_documents(docs, workers=f.workers, progress=f.progress)
+        self.stats.merge(labelers.stats)
 
 
 @dataclass
@@ -90,19 +90,14 @@ class Predicting:
     """The running step of a :class:`PredictStep`: the model, and the prediction counts of every shard."""
 
     def __init__(self, factory: PredictStep) -> None:
-        from distant.device import setup
-        from distant.predict import load_model
+        from distant.api import load
 
         self.factory = factory
-        self.device, _ = setup(factory.device, factory.threads)
-        self.model = load_model(factory.model, self.device)
-        self.stats: dict[str, float] = {}
+        self.tagger = load(factory.model, factory.device, threads=factory.threads, batch_size=factory.batch_size)
+        self.stats = self.tagger.stats
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
-        from distant.predict import predict_stream
-
-        yield from predict_stream(self.model, docs, batch_size=self.factory.batch_size, device=self.device,
-                                  stats=self.stats, progress=self.factory.progress)
+        yield from self.tagger.tag_documents(docs, progress=self.factory.progress)
 
 
 @dataclass

@@ -272,14 +272,30 @@ def evaluate_files(gold: str | os.PathLike, pred: str | os.PathLike, *, gold_for
     Raises:
         DistantError: bad input, documents that do not pair up, or a layer no document has.
     """
-    from distant.atomic import atomic_open
     from distant.formats import iter_documents
 
-    golds = _LayerCount(iter_documents(gold, gold_format, layer="gold", scheme=scheme, strict=strict), gold_layer)
+    golds = iter_documents(gold, gold_format, layer="gold", scheme=scheme, strict=strict)
     preds = iter_documents(pred, pred_format, layer="pred", scheme=scheme, strict=strict)
+    return evaluate_documents(golds, preds, gold_layer=gold_layer, pred_layer=pred_layer, errors=errors,
+                              progress=progress, gold_name=os.fspath(gold), pred_name=os.fspath(pred))
+
+
+def evaluate_documents(gold: Iterable[Document], pred: Iterable[Document], *, gold_layer: str = "gold",
+                       pred_layer: str | None = None, errors: str | os.PathLike | None = None,
+                       progress: Callable[[int], None] | None = None, gold_name: str = "gold",
+                       pred_name: str = "prediction") -> Evaluation:
+    """Score two streams of documents as :func:`evaluate_files` scores two files (the same checks and choices).
+
+    ``pred_layer=None`` picks ``pred``, else ``pseudo``, else ``gold`` from the first documents; a layer that
+    no document holds is an error naming the layers there.
+    """
+    from distant.atomic import atomic_open
+
+    golds = _LayerCount(gold, gold_layer)
+    preds = iter(pred)
     head = list(itertools.islice(preds, PEEK))
     if pred_layer is None:
-        pred_layer = pick_layer(head, None, ("pred", "pseudo", "gold"), os.fspath(pred))
+        pred_layer = pick_layer(head, None, ("pred", "pseudo", "gold"), pred_name)
     counted = _LayerCount(itertools.chain(head, preds), pred_layer)
     with contextlib.ExitStack() as stack:
         sink = None
@@ -287,11 +303,11 @@ def evaluate_files(gold: str | os.PathLike, pred: str | os.PathLike, *, gold_for
             out = stack.enter_context(atomic_open(errors))
             out.write(ERRORS_HEADER + "\n")
             sink = lambda case: out.write(error_line(case) + "\n")  # noqa: E731
-        result = evaluate(golds, counted, gold_layer=gold_layer, pred_layer=pred_layer, gold_name=os.fspath(gold),
-                          pred_name=os.fspath(pred), progress=progress, on_error=sink)
-        for stream, name in ((golds, gold), (counted, pred)):
+        result = evaluate(golds, counted, gold_layer=gold_layer, pred_layer=pred_layer, gold_name=gold_name,
+                          pred_name=pred_name, progress=progress, on_error=sink)
+        for stream, name in ((golds, gold_name), (counted, pred_name)):
             if result.documents and not stream.holding:
-                pick_layer(stream.sample, stream.layer, (), os.fspath(name))  # raises, naming the layers there
+                pick_layer(stream.sample, stream.layer, (), name)  # raises, naming the layers there
     return result
 
 

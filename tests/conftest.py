@@ -16,3 +16,18 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"corpora not found at {path} (set DISTANT_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Path:
+    """Return the run folder of a small model trained on the shipped sample (25 epochs, about 25 s: fewer
+    predict no entity at all)."""
+    from distant.config.run import load_config
+    from distant.train import run_training
+
+    root = Path(__file__).resolve().parents[1]
+    config = root / "configs" / "sample.toml"
+    run_dir = tmp_path_factory.mktemp("sample_run") / "sample"
+    quick = ["train.epochs=25", "pretrain.epochs=1", "model.charlm.hidden_size=16"]
+    run_training(load_config(config, quick), run_dir, config_path=config)
+    return run_dir

@@ -5,7 +5,9 @@ so ``doc.text`` is our text exactly), our sentences as sentence starts, the span
 and every layer as ``doc.spans[layer]`` (label and kb_id). The document id is kept in
 ``doc.user_data["distant_id"]``, and the whole document as distant holds it (tokens, sentences, every layer
 with each span's source, kb_id and score, even spans that fit no token boundary, and ``doc.meta``) as JSON in
-``doc.user_data["distant_doc"]``, so that reading the DocBin back gives the same document. A layer whose
+``doc.user_data["distant_doc"]``, so that reading the DocBin back gives the same document. The entities'
+confidences are also spaCy extension values, ``ent._.distant_confidence`` (registered by
+:mod:`distant.spacy_pipes`). A layer whose
 ``doc.spans`` group was changed after distant wrote it (by spaCy code) is read from ``doc.spans``, with a
 warning; a DocBin that spaCy wrote is read from ``doc.spans`` (or ``doc.ents``), each span's source being its
 layer's name.
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 EXPECTED = "a spaCy DocBin file (.spacy)"
 ID_KEY = "distant_id"
 DOC_KEY = "distant_doc"  # JSON: what a JSONL line holds but the id and the text
+CONFIDENCE = "distant_confidence"  # the Span extension of distant.spacy_pipes, set on doc.ents
 
 
 def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: str = "IOB2") -> None:
@@ -96,6 +99,9 @@ def to_spacy(doc: Document, vocab: Vocab, layer: str, path: Path) -> SpacyDoc:
                 log.warning("%s: document %s: %d spans of layer %r overlap a longer span; left out of doc.ents "
                             "(kept in doc.spans)", path, doc.id, overlapping, name)
             sdoc.set_ents([spacy_span(i, j, span) for i, j, span in entities], default="outside")
+            for i, j, span in entities:  # span._.distant_confidence (distant.spacy_pipes), as spaCy keys it
+                if span.score is not None:
+                    sdoc.user_data[("._.", CONFIDENCE, *doc.char_span(i, j))] = span.score
     return sdoc
 
 
