@@ -165,7 +165,7 @@ class DistantLabelers:
 
 @Language.factory("distant_tagger", default_config={"model": None, "spans_key": None, "device": "cpu",
                                                     "batch_size": None, "alignment_mode": "expand"})
-def make_tagger(nlp: Language, name: str, model: str, spans_key: str | None, device: str,
+def make_tagger(nlp: Language, name: str, model: str | None, spans_key: str | None, device: str,
                 batch_size: int | None, alignment_mode: str) -> DistantTagger:
     """Build the ``distant_tagger`` pipe (``model``: a run folder or checkpoint; ``spans_key``: a span group
     instead of ``doc.ents``; ``batch_size``: sentences per batch, default the model's)."""
@@ -176,7 +176,7 @@ def make_tagger(nlp: Language, name: str, model: str, spans_key: str | None, dev
 
 @Language.factory("distant_labelers", default_config={"config": None, "spans_prefix": "",
                                                       "alignment_mode": "expand"})
-def make_labelers(nlp: Language, name: str, config: str, spans_prefix: str, alignment_mode: str) -> DistantLabelers:
+def make_labelers(nlp: Language, name: str, config: str | None, spans_prefix: str, alignment_mode: str) -> DistantLabelers:
     """Build the ``distant_labelers`` pipe (``config``: a labeling config, TOML)."""
     if config is None:
         raise DistantError('distant_labelers: expected config={"config": LABELERS_TOML}')
