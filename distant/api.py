@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from distant.docs import GOLD, PRED, PSEUDO, Document, Span
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from distant.evaluate import Evaluation
     from distant.labelers.pipeline import LabelStats
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def test_confidences_survive_a_docbin_round_trip(sample_run, tmp_path):
 
 
 def test_distants_docbin_writer_sets_the_confidence_extension(sample_run, tmp_path):
-    import distant.spacy_pipes  # noqa: F401  (registers the extension, as add_pipe does)
+    import distant.spacy_pipes
 
     tagged = list(distant.load(sample_run, device="cpu").pipe(distant.read(SAMPLE / "gold.pubtator")))
     distant.write(tagged, tmp_path / "pred.spacy")

@@ -13,7 +13,6 @@ from distant.config.run import TrainConfig, load_config
 from distant.errors import DistantError
 from distant.tracking import check_targets
 from distant.train import run_training
-
 from tests.test_train import CONFIG, QUICK
 
 
