@@ -5,7 +5,7 @@
 
 ``distant predict`` tags the gold texts into a temporary JSONL file; a spaCy pipeline (``spacy.blank("en")``
 by default, or an installed pipeline's name) with ``distant_tagger`` tags the same texts; both are scored
-strictly against the gold (``distant.evaluate``). The spans that spaCy's tokens could not hold are counted.
+strictly against the gold (``distant.evaluate``). spaCy tokens split at span boundaries, spans moved (realigned: expand/contract modes) and spans not written are counted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pipeline", default=None, help="an installed spaCy pipeline (default: spacy.blank('en'))")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=128, help="documents per spaCy batch")
+    parser.add_argument("--alignment-mode", default="split", help="split, strict, expand or contract")
     args = parser.parse_args(argv)
 
     import spacy
@@ -45,10 +46,11 @@ def main(argv: list[str] | None = None) -> None:
             if e.code:
                 raise
         seconds = time.perf_counter() - start
-        rows.append(("distant predict", distant.evaluate(args.gold, out), seconds, 0, 0))
+        rows.append(("distant predict", distant.evaluate(args.gold, out), seconds, 0, 0, 0))
 
     nlp = spacy.load(args.pipeline, exclude=["ner"]) if args.pipeline else spacy.blank("en")
-    pipe = nlp.add_pipe("distant_tagger", config={"model": str(args.run_dir), "device": args.device})
+    pipe = nlp.add_pipe("distant_tagger", config={"model": str(args.run_dir), "device": args.device,
+                                                     "alignment_mode": args.alignment_mode})
     start = time.perf_counter()
     sdocs = list(nlp.pipe((doc.text for doc in gold), batch_size=args.batch_size))
     seconds = time.perf_counter() - start
@@ -59,13 +61,15 @@ def main(argv: list[str] | None = None) -> None:
                                 for e in sdoc.ents])
         pred.append(copy)
     name = f"spaCy {args.pipeline or 'blank en'} + distant_tagger"
-    rows.append((name, distant.evaluate(gold, pred), seconds, pipe.counts["realigned"], pipe.counts["unaligned"]))
+    rows.append((f"{name} ({args.alignment_mode})", distant.evaluate(gold, pred), seconds,
+                 pipe.counts["split_tokens"], pipe.counts["realigned"], pipe.counts["unaligned"]))
 
-    print("| | test P | test R | test F1 | seconds | realigned | unaligned |")
-    print("|---|---|---|---|---|---|---|")
-    for label, result, secs, realigned, unaligned in rows:
+    print("| | test P | test R | test F1 | seconds | tokens split | realigned | unaligned |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, result, secs, split, realigned, unaligned in rows:
         m = result.micro
-        print(f"| {label} | {m.precision:.4f} | {m.recall:.4f} | {m.f1:.4f} | {secs:.1f} | {realigned} | {unaligned} |")
+        print(f"| {label} | {m.precision:.4f} | {m.recall:.4f} | {m.f1:.4f} | {secs:.1f} | {split} | {realigned} "
+              f"| {unaligned} |")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ Registered through the ``spacy_factories`` entry point (``pyproject.toml``), so 
     nlp.add_pipe("distant_labelers", config={"config": "configs/labelers_bc5cdr.toml"})
 
 The model tokenizes the text its own way; spaCy's tokens may differ, so spans travel as character offsets and
-become spaCy spans with ``doc.char_span``: exactly when the offsets fall on spaCy token boundaries, else by
-``alignment_mode`` (``expand``: the smallest token range covering the span, ``contract``: the largest inside
-it; ``strict``: none). A span moved that way is counted as *realigned*; one that cannot be placed (no token
-inside it, or overlapping another in ``doc.ents``) as *unaligned*, and is not written. The counts are on the
-component (``pipe.counts``), per document in ``doc._.distant_unaligned``, and logged as a warning per batch.
+become spaCy spans with ``doc.char_span``. ``alignment_mode`` says what happens when a span's offsets fall
+inside a spaCy token: ``split`` (the default) splits that token there (``doc.retokenize``), so every span keeps
+its exact offsets (and the scores of ``distant predict``; counted in ``pipe.counts["split_tokens"]``);
+``expand`` / ``contract`` keep spaCy's tokens and move the span to the smallest token range covering it / the
+largest inside it (counted as *realigned*); ``strict`` writes only the spans that fit. A span that cannot be
+placed (a boundary in whitespace, no token inside it, or overlapping another in ``doc.ents``) is *unaligned*
+and not written. The counts are on the component (``pipe.counts``), per document in
+``doc._.distant_unaligned``, and logged as a warning per batch.
 
 A predicted span's confidence is ``span._.distant_confidence``; spaCy keeps extension values in
 ``doc.user_data``, so a ``DocBin(store_user_data=True)`` keeps them.
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 
 CONFIDENCE = "distant_confidence"
 UNALIGNED = "distant_unaligned"
-ALIGNMENT_MODES = ("strict", "expand", "contract")
+ALIGNMENT_MODES = ("split", "strict", "expand", "contract")
 
 
 def register_extensions() -> None:
@@ -46,14 +49,16 @@ def register_extensions() -> None:
         Doc.set_extension(UNALIGNED, default=0)
 
 
-def to_spacy_spans(doc: Doc, spans: Iterable[Any], mode: str, counts: Counter, *, scores: bool = False
+def to_spacy_spans(doc: Doc, spans: Sequence[Any], mode: str, counts: Counter, *, scores: bool = False
                    ) -> tuple[list[Span], int]:
     """Turn distant spans into spans of ``doc`` (see the module); return them and how many could not be placed."""
+    if mode == "split":
+        split_at_boundaries(doc, [b for span in spans for b in (span.start, span.end)], counts)
     out: list[Span] = []
     lost = 0
     for span in spans:
         placed = doc.char_span(span.start, span.end, label=span.label, kb_id=span.kb_id or "")
-        if placed is None and mode != "strict":
+        if placed is None and mode in ("expand", "contract"):
             placed = doc.char_span(span.start, span.end, label=span.label, kb_id=span.kb_id or "",
                                    alignment_mode=mode)
             if placed is not None:
@@ -67,6 +72,28 @@ def to_spacy_spans(doc: Doc, spans: Iterable[Any], mode: str, counts: Counter, *
     return out, lost
 
 
+def split_at_boundaries(doc: Doc, offsets: Iterable[int], counts: Counter) -> None:
+    """Split the tokens of ``doc`` that a span boundary falls inside of, there (``retokenize().split``).
+
+    A boundary inside whitespace cannot be a token boundary and is left as it is (its span is then unaligned).
+    """
+    cuts: dict[int, set[int]] = {}
+    for offset in offsets:
+        token = doc.char_span(offset, offset + 1, alignment_mode="expand") if offset < len(doc.text) else None
+        if token is None or len(token) != 1 or token[0].idx == offset:
+            continue
+        cuts.setdefault(token[0].i, set()).add(offset - token[0].idx)
+    if not cuts:
+        return
+    with doc.retokenize() as retokenizer:
+        for i, inside in cuts.items():
+            token = doc[i]
+            points = [0, *sorted(inside), len(token.text)]
+            orths = [token.text[a:b] for a, b in zip(points, points[1:])]
+            retokenizer.split(token, orths, heads=[(token, k) for k in range(len(orths))])
+            counts["split_tokens"] += 1
+
+
 def _check_mode(mode: str) -> None:
     if mode not in ALIGNMENT_MODES:
         raise DistantError(f"alignment_mode: expected one of {', '.join(ALIGNMENT_MODES)}, found {mode!r}")
@@ -76,7 +103,7 @@ class DistantTagger:
     """The ``distant_tagger`` pipe: predictions of a trained tagger as ``doc.ents`` or a span group."""
 
     def __init__(self, nlp: Language, name: str, model: str, spans_key: str | None = None, device: str = "cpu",
-                 batch_size: int | None = None, alignment_mode: str = "expand") -> None:
+                 batch_size: int | None = None, alignment_mode: str = "split") -> None:
         from distant.api import load
 
         _check_mode(alignment_mode)
@@ -130,7 +157,7 @@ class DistantLabelers:
     """
 
     def __init__(self, nlp: Language, name: str, config: str, spans_prefix: str = "",
-                 alignment_mode: str = "expand") -> None:
+                 alignment_mode: str = "split") -> None:
         from distant.api import Labelers
 
         _check_mode(alignment_mode)
@@ -164,7 +191,7 @@ class DistantLabelers:
 
 
 @Language.factory("distant_tagger", default_config={"model": None, "spans_key": None, "device": "cpu",
-                                                    "batch_size": None, "alignment_mode": "expand"})
+                                                    "batch_size": None, "alignment_mode": "split"})
 def make_tagger(nlp: Language, name: str, model: str | None, spans_key: str | None, device: str,
                 batch_size: int | None, alignment_mode: str) -> DistantTagger:
     """Build the ``distant_tagger`` pipe (``model``: a run folder or checkpoint; ``spans_key``: a span group
@@ -175,7 +202,7 @@ def make_tagger(nlp: Language, name: str, model: str | None, spans_key: str | No
 
 
 @Language.factory("distant_labelers", default_config={"config": None, "spans_prefix": "",
-                                                      "alignment_mode": "expand"})
+                                                      "alignment_mode": "split"})
 def make_labelers(nlp: Language, name: str, config: str | None, spans_prefix: str, alignment_mode: str) -> DistantLabelers:
     """Build the ``distant_labelers`` pipe (``config``: a labeling config, TOML)."""
     if config is None:

@@ -79,7 +79,7 @@ def test_other_tokens_are_aligned_by_characters_and_the_rest_counted(sample_run,
     tagger = distant.load(sample_run, device="cpu")
     predicted = [tagger(t) for t in texts]
     results = {}
-    for mode in ("strict", "expand", "contract"):
+    for mode in ("split", "strict", "expand", "contract"):
         nlp = spacy.blank("en")
         nlp.tokenizer = WhitespaceTokenizer(nlp.vocab)
         pipe = nlp.add_pipe("distant_tagger", config={"model": str(sample_run), "alignment_mode": mode})
@@ -89,7 +89,11 @@ def test_other_tokens_are_aligned_by_characters_and_the_rest_counted(sample_run,
         # every predicted span is written or counted, none lost without a word
         assert pipe.counts["written"] + pipe.counts["unaligned"] == sum(map(len, predicted))
         assert sum(d._.distant_unaligned for d in docs) == pipe.counts["unaligned"]
-    strict, expand = results["strict"][0], results["expand"][0]
+    split, strict, expand = results["split"][0], results["strict"][0], results["expand"][0]
+    assert split["unaligned"] == 0 and split["split_tokens"] > 0 and split["realigned"] == 0
+    for doc, entities in zip(results["split"][1], predicted):  # split tokens: the exact spans, the same text
+        assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == [(e.start, e.end, e.type) for e in entities]
+    assert [d.text for d in results["split"][1]] == texts
     assert strict["unaligned"] > 0 and strict["realigned"] == 0  # "(TD)" and "dyskinesia," are single tokens here
     assert expand["unaligned"] < strict["unaligned"] and expand["realigned"] > 0
     assert "fit no spaCy token range" in caplog.text
@@ -144,5 +148,5 @@ def test_a_missing_model_or_config_is_a_distant_error(tmp_path):
         nlp.add_pipe("distant_tagger")
     with pytest.raises(DistantError, match="config file not found"):
         nlp.add_pipe("distant_labelers", config={"config": str(tmp_path / "x.toml")})
-    with pytest.raises(DistantError, match="alignment_mode: expected one of strict, expand, contract"):
+    with pytest.raises(DistantError, match="alignment_mode: expected one of split, strict, expand, contract"):
         nlp.add_pipe("distant_labelers", config={"config": str(LABELERS), "alignment_mode": "nearest"})
