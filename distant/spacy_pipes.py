@@ -22,6 +22,7 @@ A predicted span's confidence is ``span._.distant_confidence``; spaCy keeps exte
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,7 +90,7 @@ def split_at_boundaries(doc: Doc, offsets: Iterable[int], counts: Counter) -> No
         for i, inside in cuts.items():
             token = doc[i]
             points = [0, *sorted(inside), len(token.text)]
-            orths = [token.text[a:b] for a, b in zip(points, points[1:])]
+            orths = [token.text[a:b] for a, b in itertools.pairwise(points)]
             retokenizer.split(token, orths, heads=[(token, k) for k in range(len(orths))])
             counts["split_tokens"] += 1
 
