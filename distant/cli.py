@@ -382,18 +382,40 @@ def labelers_report(
     src_format: FromOpt = None,
     scheme: InSchemeOpt = None,
     strict: StrictOpt = False,
+    method: Annotated[Optional[Method], typer.Option("--method", help="Without labelers: aggregate the "
+                                                     "documents' own layers (WRENCH functions) by this method; "
+                                                     "a label model's learned accuracies are shown.")] = None,
+    sources: Annotated[Optional[str], typer.Option("--sources", help="With --method: the layers to combine, "
+                                                   "comma-separated (default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Label the gold documents' text and report coverage, overlaps, conflicts and P/R/F1 per labeler."""
+    """Label the gold documents' text and report coverage, overlaps, conflicts and P/R/F1 per labeler.
+
+    With a label model (aggregate.method = "hmm" or "dawid-skene", or --method), the token accuracies it
+    learned without gold are shown next to the ones measured against gold.
+    """
     from distant.labelers.pipeline import label_documents
     from distant.labelers.report import format_report, labelers_report as run
 
-    labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
     docs = _read(gold, src_format, layer="gold", scheme=scheme, strict=strict)
+    if method is not None and not (dicts or unknown or patterns or config):
+        # the documents' own layers (a WRENCH file's labelling functions) are the labelers
+        from distant.config.labelers import AggregateConfig
+        from distant.docs import GOLD, PRED, PSEUDO
+        from distant.labelers.aggregate import build_aggregator, parse_sources
+
+        layers = list(dict.fromkeys(n for d in docs for n in d.layers if n not in (GOLD, PRED, PSEUDO)))
+        layers = parse_sources(sources, layers) if sources else layers
+        labelers, aggregator = [], build_aggregator(AggregateConfig(method=method.value), layers)
+        names = layers
+    else:
+        labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
+        names = [lab.name for lab in labelers]
     with progress_bar("labeling", total=len(docs)) as advance:
         label_documents(docs, labelers, aggregator, progress=advance)
-    report = run(docs, [lab.name for lab in labelers])
+    learned = aggregator.model.accuracies() if getattr(aggregator, "needs_fit", False) else None
+    report = run(docs, names, learned=learned)
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -234,11 +234,33 @@ class AggregateConfig:
             raise ValueError(f"aggregate.unmatched: expected one of {', '.join(UNMATCHED)}, found {self.unmatched!r}")
 
 
+@dataclass
+class FunctionOptions:
+    """Options of a ``function`` labeler (a Python labelling function, as skweak's ``FunctionAnnotator``).
+
+    Attributes:
+        function: ``module:function``: a callable taking a tokenized document and returning spans.
+        types: The entity types it emits (for the run's default types; the spans say them anyway).
+    """
+
+    function: str = ""
+    types: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        module, sep, attribute = self.function.partition(":")
+        if not (sep and module.strip() and attribute.strip()):
+            raise ValueError(f"function: expected 'module:function', found {self.function!r}")
+        for k, t in enumerate(self.types):
+            if not isinstance(t, str) or not is_type_name(t):
+                raise ValueError(f"types[{k}]: expected an entity type name, found {t!r}")
+
+
 LABELER_OPTIONS: dict[str, type] = {
     "dictionary": DictionaryOptions,
     "pattern": PatternOptions,
     "abbreviation": AbbreviationOptions,
     "consistency": ConsistencyOptions,
+    "function": FunctionOptions,
 }
 
 
