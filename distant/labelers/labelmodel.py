@@ -136,7 +136,15 @@ class LabelModel:
         """Return the distinct observation rows ``[U, J]``, each token's row ``[N]`` and row counts ``[U]``."""
         if len(symbols) == 0:
             return symbols.reshape(0, len(self.sources)), np.zeros(0, dtype=np.int64), np.zeros(0)
-        rows, inverse, counts = np.unique(symbols, axis=0, return_inverse=True, return_counts=True)
+        # One 64-bit key per row (a random linear hash), sorted in 1-D: far faster than np.unique(axis=0)'s
+        # row sort; checked exactly afterwards, with the row sort as the fallback on a collision.
+        weights = np.random.default_rng(0).integers(1, 2**62, size=symbols.shape[1], dtype=np.int64)
+        with np.errstate(over="ignore"):
+            keys = symbols.astype(np.int64) @ weights  # [N]
+        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        rows = symbols[first]
+        if not np.array_equal(rows[inverse], symbols):
+            rows, inverse, counts = np.unique(symbols, axis=0, return_inverse=True, return_counts=True)
         return rows, inverse.reshape(-1), counts.astype(float)
 
     def _allowed(self, rows: np.ndarray) -> np.ndarray:
