@@ -15,7 +15,12 @@ from distant.docs import UNKNOWN, Document, Span
 from distant.errors import DistantError
 from distant.formats import read_documents, write_documents
 from distant.labelers import build_labelers
-from distant.labelers.labelmodel import LabelModel, LabelModelAggregator, Observations, observe
+from distant.labelers.labelmodel import (
+    LabelModel,
+    LabelModelAggregator,
+    Observations,
+    observe,
+)
 
 runner = CliRunner()
 STATES = ["O", "B-X", "I-X"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from distant.atomic import atomic_open, is_stdio, write_text
-from distant.docs import GOLD, O, PRED, PSEUDO, UNKNOWN, Document, Span, is_typed
+from distant.docs import GOLD, PRED, PSEUDO, UNKNOWN, Document, O, Span, is_typed
 from distant.errors import DistantError
 from distant.formats.lines import Quirks, read_text, source_name
 from distant.tags import TagError, decode_tags
@@ -65,13 +65,13 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         raise DistantError(f"found invalid JSON ({e.msg}), expected a {META} object", where, e.lineno) from None
     lfs = meta.get("lf") if isinstance(meta, dict) else None
     if not (isinstance(lfs, list) and lfs and all(isinstance(x, str) and x for x in lfs)):
-        raise DistantError(f"found no \"lf\" list of labelling function names, expected \"lf\": [\"name\", ...]",
+        raise DistantError("found no \"lf\" list of labelling function names, expected \"lf\": [\"name\", ...]",
                            where)
     if len(set(lfs)) != len(lfs):
-        raise DistantError(f"found a labelling function named twice in \"lf\", expected distinct names", where)
+        raise DistantError("found a labelling function named twice in \"lf\", expected distinct names", where)
     reserved = {GOLD, PRED, PSEUDO} & set(lfs)
     if reserved:
-        raise DistantError(f"found a labelling function named {sorted(reserved)[0]!r}, a layer name reserved "
+        raise DistantError(f"found a labelling function named {min(reserved)!r}, a layer name reserved "
                            "for other spans; expected other names", where)
     rec = meta.get("lf_rec", [])
     if not (isinstance(rec, list) and all(x in lfs for x in rec)):
@@ -210,20 +210,20 @@ def write(docs: Iterable[Document], path: Path, *, layer: str = GOLD, scheme: st
         lfs.extend(name for name in doc.layers if name != layer and name not in lfs)
         out[doc.id] = None
         rows.append(doc)
-    for doc in rows:
-        def ranges(name: str) -> list[list]:
-            nonlocal left_out
-            kept = [s for s in doc.spans(name) if s.label not in (O, UNKNOWN)]
-            left_out += len(doc.spans(name)) - len(kept)
-            aligned, unaligned = doc.align(kept)
-            bad = unaligned[0] if unaligned else next((s for _, _, s in aligned if not is_typed(s.label)), None)
-            if bad is not None:
-                raise DistantError(f"document {doc.id}: layer {name!r}: found span {bad.start}-{bad.end} "
-                                   f"({bad.label}), expected spans of one entity type on token boundaries", path)
-            return [[i, j, s.label] for i, j, s in aligned]
+    def ranges(doc: Document, name: str) -> list[list]:
+        nonlocal left_out
+        kept = [s for s in doc.spans(name) if s.label not in (O, UNKNOWN)]
+        left_out += len(doc.spans(name)) - len(kept)
+        aligned, unaligned = doc.align(kept)
+        bad = unaligned[0] if unaligned else next((s for _, _, s in aligned if not is_typed(s.label)), None)
+        if bad is not None:
+            raise DistantError(f"document {doc.id}: layer {name!r}: found span {bad.start}-{bad.end} "
+                               f"({bad.label}), expected spans of one entity type on token boundaries", path)
+        return [[i, j, s.label] for i, j, s in aligned]
 
-        out[doc.id] = {"label": ranges(layer), "data": {"text": doc.words()},
-                       "weak_labels": [ranges(name) for name in lfs]}
+    for doc in rows:
+        out[doc.id] = {"label": ranges(doc, layer), "data": {"text": doc.words()},
+                       "weak_labels": [ranges(doc, name) for name in lfs]}
     types = sorted({s[2] for d in out.values() for spans in [d["label"], *d["weak_labels"]] for s in spans})
     where = meta_path(path)
     if where.is_file():

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distant.docs import O, PSEUDO, UNKNOWN, Document, Span, label_types
+from distant.docs import PSEUDO, UNKNOWN, Document, O, Span, label_types
 from distant.errors import DistantError
 from distant.labelers.aggregate import Aggregator, _token_ranges
 from distant.tags import tags_to_spans
