@@ -349,7 +349,7 @@ def test_ck_errors_name_the_line(tmp_path, content, line, message):
 FIRST_LINES = {"text": "hello", "pubtator": "1|t|Title", "conll": "a\tO", "jsonl": '{"id": "a", "text": "b"}',
                "ck": "<s> O None"}
 SUFFIX = {"text": ".txt", "pubtator": ".pubtator", "conll": ".conll", "jsonl": ".jsonl", "ck": ".ck",
-          "docbin": ".spacy", "pubmed": ".xml"}
+          "docbin": ".spacy", "pubmed": ".xml", "wrench": ".json"}
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -92,7 +92,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
     with Quirks(path, strict=strict) as quirks:
         text = read_text(path, EXPECTED, quirks)
     if not text.strip():
-        raise DistantError(f"found an empty file, expected {EXPECTED}", name)
+        raise DistantError(f"empty input: expected {EXPECTED}", name)
     lfs = read_meta(path)["lf"]
     try:
         data = json.loads(text)
