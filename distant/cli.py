@@ -328,6 +328,53 @@ def label(
         _stderr_console().print(summary_table(stats), highlight=False)
 
 
+class Method(str, Enum):
+    hmm = "hmm"
+    dawid_skene = "dawid-skene"
+    vote = "vote"
+    priority = "priority"
+
+
+@app.command()
+@command
+def aggregate(
+    inputs: Annotated[list[Path], typer.Argument(help="Labeled files: WRENCH/CHMM splits (--from wrench, meta.json "
+                                                 "beside), or distant label's JSONL output.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder: one <stem>.jsonl per input.")],
+    method: Annotated[Method, typer.Option("--method", help="hmm, dawid-skene (label models fitted on all the "
+                                           "inputs' text), vote or priority.")] = Method.hmm,
+    sources: Annotated[Optional[str], typer.Option("--sources", help="Layers to combine, comma-separated "
+                                                   "(default: every layer but gold, pred and pseudo).")] = None,
+    iterations: Annotated[int, typer.Option(min=1, help="Label models: most EM iterations.")] = 2,
+    prior_weight: Annotated[float, typer.Option(min=0.0, help="Label models: pseudo-counts per firing for the "
+                                                "tag a labeler claims.")] = 0.5,
+    posterior_threshold: Annotated[Optional[float], typer.Option(help="Label models: tokens with more than one "
+                                                                 "tag at this posterior or above are written "
+                                                                 "as '-' (partial labels).")] = None,
+    src_format: FromOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Combine labelers' layers into a 'pseudo' layer (label model fitted without gold), one output per input."""
+    from distant.config.labelers import AggregateConfig
+    from distant.labelers.aggregate import aggregate_files
+
+    try:
+        options = AggregateConfig(method=method.value, iterations=iterations, prior_weight=prior_weight,
+                                  posterior_threshold=posterior_threshold)
+    except ValueError as e:
+        raise DistantError(str(e)) from None
+    with progress_bar("aggregating"):
+        summary = aggregate_files(inputs, output, fmt=_fmt(src_format), sources=sources, options=options)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif "fit" in summary:
+        fit = summary["fit"]
+        typer.echo(f"{method.value}: {sum(summary['documents'].values()):,} documents, {fit['tokens']:,} tokens, "
+                   f"{fit['iterations']} EM iterations, {fit['seconds']:.1f} s "
+                   f"({fit['documents_per_second']:,.0f} documents/s)")
+
+
 @labelers_app.command("report")
 @command
 def labelers_report(
@@ -337,18 +384,40 @@ def labelers_report(
     src_format: FromOpt = None,
     scheme: InSchemeOpt = None,
     strict: StrictOpt = False,
+    method: Annotated[Optional[Method], typer.Option("--method", help="Without labelers: aggregate the "
+                                                     "documents' own layers (WRENCH functions) by this method; "
+                                                     "a label model's learned accuracies are shown.")] = None,
+    sources: Annotated[Optional[str], typer.Option("--sources", help="With --method: the layers to combine, "
+                                                   "comma-separated (default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Label the gold documents' text and report coverage, overlaps, conflicts and P/R/F1 per labeler."""
+    """Label the gold documents' text and report coverage, overlaps, conflicts and P/R/F1 per labeler.
+
+    With a label model (aggregate.method = "hmm" or "dawid-skene", or --method), the token accuracies it
+    learned without gold are shown next to the ones measured against gold.
+    """
     from distant.labelers.pipeline import label_documents
     from distant.labelers.report import format_report, labelers_report as run
 
-    labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
     docs = _read(gold, src_format, layer="gold", scheme=scheme, strict=strict)
+    if method is not None and not (dicts or unknown or patterns or config):
+        # the documents' own layers (a WRENCH file's labelling functions) are the labelers
+        from distant.config.labelers import AggregateConfig
+        from distant.docs import GOLD, PRED, PSEUDO
+        from distant.labelers.aggregate import build_aggregator, parse_sources
+
+        layers = list(dict.fromkeys(n for d in docs for n in d.layers if n not in (GOLD, PRED, PSEUDO)))
+        layers = parse_sources(sources, layers) if sources else layers
+        labelers, aggregator = [], build_aggregator(AggregateConfig(method=method.value), layers)
+        names = layers
+    else:
+        labelers, aggregator = _labelers(dicts, unknown, stopwords, patterns, config, abbreviations, unmatched)
+        names = [lab.name for lab in labelers]
     with progress_bar("labeling", total=len(docs)) as advance:
         label_documents(docs, labelers, aggregator, progress=advance)
-    report = run(docs, [lab.name for lab in labelers])
+    learned = aggregator.model.accuracies() if getattr(aggregator, "needs_fit", False) else None
+    report = run(docs, names, learned=learned)
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -49,7 +49,7 @@ def doc_with_tokens(doc_id: str, sentences: list[list[str]], spans: list[tuple[i
 
 # -- registry and detection ---------------------------------------------------------------------------------
 def test_registry_names_every_format():
-    assert set(FORMATS) == {"text", "pubtator", "conll", "jsonl", "docbin", "ck", "pubmed"}
+    assert set(FORMATS) == {"text", "pubtator", "conll", "jsonl", "docbin", "ck", "pubmed", "wrench"}
     assert FORMATS["ck"].write is None and FORMATS["pubmed"].write is None
     assert all(f.read is not None and f.extensions and f.description for f in FORMATS.values())
 
@@ -349,7 +349,7 @@ def test_ck_errors_name_the_line(tmp_path, content, line, message):
 FIRST_LINES = {"text": "hello", "pubtator": "1|t|Title", "conll": "a\tO", "jsonl": '{"id": "a", "text": "b"}',
                "ck": "<s> O None"}
 SUFFIX = {"text": ".txt", "pubtator": ".pubtator", "conll": ".conll", "jsonl": ".jsonl", "ck": ".ck",
-          "docbin": ".spacy", "pubmed": ".xml"}
+          "docbin": ".spacy", "pubmed": ".xml", "wrench": ".json"}
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -51,6 +51,7 @@ SPECS = {
     "abbreviation": {"layer": "dictionary"},
     "pattern": {"tables": [str(DATA / "patterns.tsv")], "suffixes": {"Chemical": ["azole"]}},
     "consistency": {"layers": ["dictionary"]},
+    "function": {"function": "labelling_functions:azoles", "types": ["Chemical"]},
 }
 
 

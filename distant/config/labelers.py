@@ -22,7 +22,9 @@ OVERLAP_POLICIES = ("longest", "all")
 PLURAL_POLICIES = ("add", "fold", "off")
 SNAP_RULES = ("expand", "drop")
 MATCH_RULES = ("exact", "end")
-METHODS = ("priority", "vote")
+METHODS = ("priority", "vote", "hmm", "dawid-skene")
+LABEL_MODELS = ("hmm", "dawid-skene")  # fitted on the corpus (distant.labelers.labelmodel)
+DECODINGS = ("viterbi", "marginal")
 UNMATCHED = ("O", "unknown")
 RESERVED_NAMES = {GOLD, PSEUDO, PRED}  # layers a labeler may not write
 
@@ -190,22 +192,67 @@ class AggregateConfig:
     """The ``[aggregate]`` table of a labeling config.
 
     Attributes:
-        method: ``priority`` or ``vote``.
+        method: ``priority``, ``vote``, or a label model fitted on the corpus: ``hmm`` (tag transitions) or
+            ``dawid-skene`` (none); see :mod:`distant.labelers.labelmodel`.
         layers: Layers to combine, highest priority first (default: every labeler, in config order).
         unmatched: What tokens no labeler covers are: ``O`` or ``unknown``.
         output: The layer written.
+        decode: Label models: ``viterbi`` (best sequence) or ``marginal`` (best tag of each token).
+        posterior_threshold: Label models: a token with more than one tag at or above this posterior is
+            written as ``-`` (with its entity), so the tagger trains on it as a partial label; unset: the
+            decoding alone.
+        prior_weight: Label models: Dirichlet pseudo-counts per firing for the tag a labeler claims.
+        iterations: Label models: most EM iterations (EM over correlated labelers drifts: choose on dev).
+        tolerance: Label models: stop when the log-likelihood per token improves by less.
+        restrict: Label models: an entity tag of type X only where some labeler says X.
     """
 
     method: str = "priority"
     layers: list[str] | None = None
     unmatched: str = "O"
     output: str = PSEUDO
+    decode: str = "viterbi"
+    posterior_threshold: float | None = None
+    prior_weight: float = 0.5
+    iterations: int = 2
+    tolerance: float = 1e-4
+    restrict: bool = True
 
     def __post_init__(self) -> None:
+        if self.decode not in DECODINGS:
+            raise ValueError(f"aggregate.decode: expected one of {', '.join(DECODINGS)}, found {self.decode!r}")
+        if self.posterior_threshold is not None and not 0 < self.posterior_threshold <= 1:
+            raise ValueError(f"aggregate.posterior_threshold: expected a number in (0, 1], found "
+                             f"{self.posterior_threshold!r}")
+        if not (self.prior_weight >= 0 and math.isfinite(self.prior_weight)):
+            raise ValueError(f"aggregate.prior_weight: expected 0 or more, found {self.prior_weight!r}")
+        if self.iterations < 1:
+            raise ValueError(f"aggregate.iterations: expected 1 or more, found {self.iterations}")
         if self.method not in METHODS:
             raise ValueError(f"aggregate.method: expected one of {', '.join(METHODS)}, found {self.method!r}")
         if self.unmatched not in UNMATCHED:
             raise ValueError(f"aggregate.unmatched: expected one of {', '.join(UNMATCHED)}, found {self.unmatched!r}")
+
+
+@dataclass
+class FunctionOptions:
+    """Options of a ``function`` labeler (a Python labelling function, as skweak's ``FunctionAnnotator``).
+
+    Attributes:
+        function: ``module:function``: a callable taking a tokenized document and returning spans.
+        types: The entity types it emits (for the run's default types; the spans say them anyway).
+    """
+
+    function: str = ""
+    types: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        module, sep, attribute = self.function.partition(":")
+        if not (sep and module.strip() and attribute.strip()):
+            raise ValueError(f"function: expected 'module:function', found {self.function!r}")
+        for k, t in enumerate(self.types):
+            if not isinstance(t, str) or not is_type_name(t):
+                raise ValueError(f"types[{k}]: expected an entity type name, found {t!r}")
 
 
 LABELER_OPTIONS: dict[str, type] = {
@@ -213,6 +260,7 @@ LABELER_OPTIONS: dict[str, type] = {
     "pattern": PatternOptions,
     "abbreviation": AbbreviationOptions,
     "consistency": ConsistencyOptions,
+    "function": FunctionOptions,
 }
 
 

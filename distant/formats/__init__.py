@@ -19,6 +19,7 @@ jsonl       yes     yes    one JSON document per line with every span layer (los
 docbin      yes     yes    spaCy DocBin (``.spacy``), the whole document kept in ``user_data``
 ck          yes     no     AutoNER Tie-or-Break chunks
 pubmed      yes     no     PubMed baseline/update XML (``.xml``, ``.xml.gz``): PMID, title, abstract
+wrench      yes     yes    WRENCH/CHMM ``.json`` splits: tokens, gold, a layer per labelling function
 ==========  ======  =====  ================================================================
 
 Any input ending in ``.gz`` is read as it decompresses (``corpus.jsonl.gz``, ``pubmed26n0001.xml.gz``).
@@ -36,7 +37,7 @@ from pathlib import Path
 from distant.atomic import is_stdio
 from distant.docs import GOLD, PRED, Document
 from distant.errors import DistantError
-from distant.formats import ck, conll, docbin, jsonl, pubmed, pubtator, text
+from distant.formats import ck, conll, docbin, jsonl, pubmed, pubtator, text, wrench
 from distant.formats.lines import open_input, source_name
 from distant.formats.validate import check_document
 
@@ -79,6 +80,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("docbin", docbin.read, docbin.write, (".spacy", ".docbin"), "spaCy DocBin"),
     Format("ck", ck.read, None, (".ck",), "AutoNER Tie-or-Break chunks (read only)"),
     Format("pubmed", pubmed.read, None, (".xml",), "PubMed baseline/update XML, .xml.gz too (read only)"),
+    Format("wrench", wrench.read, wrench.write, (".json",),
+           "WRENCH/CHMM JSON: tokens, gold, one layer per labelling function (meta.json beside)"),
 )}
 
 

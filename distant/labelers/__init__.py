@@ -23,6 +23,7 @@ from distant.labelers.aggregate import Aggregator, PriorityAggregator, VoteAggre
 from distant.labelers.base import Labeler
 from distant.labelers.consistency import ConsistencyLabeler
 from distant.labelers.dictionary import DictionaryLabeler, PhraseMatcher
+from distant.labelers.function import FunctionLabeler
 from distant.labelers.pattern import PatternLabeler
 
 LABELERS: dict[str, type[Labeler]] = {
@@ -30,6 +31,7 @@ LABELERS: dict[str, type[Labeler]] = {
     "abbreviation": AbbreviationLabeler,
     "pattern": PatternLabeler,
     "consistency": ConsistencyLabeler,
+    "function": FunctionLabeler,
 }
 
 
@@ -68,6 +70,6 @@ assert LABELERS.keys() == LABELER_OPTIONS.keys(), "every labeler type declares i
 
 __all__ = [
     "LABELERS", "Labeler", "build_labelers", "DictionaryLabeler", "PhraseMatcher", "AbbreviationLabeler",
-    "PatternLabeler", "ConsistencyLabeler", "Aggregator", "PriorityAggregator", "VoteAggregator", "allowed_tags",
+    "PatternLabeler", "ConsistencyLabeler", "FunctionLabeler", "Aggregator", "PriorityAggregator", "VoteAggregator", "allowed_tags",
     "build_aggregator",
 ]

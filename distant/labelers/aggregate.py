@@ -1,7 +1,7 @@
 """Aggregation: several labelers' layers -> one ``pseudo`` layer, and the tags each token may take.
 
-An aggregator is a class with one method, :meth:`Aggregator.combine`, so a probabilistic label model can
-be added beside the two here:
+An aggregator is a class with one method, :meth:`Aggregator.combine`; the label models (``hmm``,
+``dawid-skene``, :mod:`distant.labelers.labelmodel`) are fitted on a corpus first. The two here:
 
 * :class:`PriorityAggregator`: layers in priority order, the first labeler that covers a token wins; an
   ``O`` span (an exclusion) vetoes lower-priority entity spans over its tokens.
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distant.config.labelers import UNMATCHED, AggregateConfig
+from distant.config.labelers import LABEL_MODELS, UNMATCHED, AggregateConfig
 from distant.docs import O, PSEUDO, UNKNOWN, Document, Span, TokenSpan
 from distant.tags import split_tag, tags_to_spans
 from distant.tokenize import default_tokenizer
@@ -168,6 +168,14 @@ AGGREGATORS: dict[str, type[Aggregator]] = {"priority": PriorityAggregator, "vot
 def build_aggregator(options: AggregateConfig, default_layers: Sequence[str], types: Sequence[str] = ()) -> Aggregator:
     """Build the aggregator an ``[aggregate]`` table describes (``types``: the run's entity types)."""
     layers = options.layers if options.layers is not None else default_layers
+    if options.method in LABEL_MODELS:
+        from distant.labelers.labelmodel import LabelModelAggregator
+
+        return LabelModelAggregator(layers, transitions=options.method == "hmm", decode=options.decode,
+                                    posterior_threshold=options.posterior_threshold,
+                                    prior_weight=options.prior_weight, restrict=options.restrict,
+                                    iterations=options.iterations, tolerance=options.tolerance,
+                                    unmatched=options.unmatched, output=options.output, types=types)
     return AGGREGATORS[options.method](layers, unmatched=options.unmatched, output=options.output, types=types)
 
 
@@ -222,3 +230,91 @@ def allowed_tags(doc: Document, tag_names: Sequence[str], layer: str = PSEUDO,
                     row[role_of.get(label, {}).get(role, [])] = True
             rows[k] = row if row.any() else only_o  # a type outside the tag set: the tagger cannot tag it anyway
     return rows
+
+
+def parse_sources(text: str, available: Sequence[str]) -> list[str]:
+    """Return the source names of a comma-separated list; a name holding commas is matched whole.
+
+    Raises:
+        DistantError: a name that is not among ``available`` (naming the closest).
+    """
+    import difflib
+
+    from distant.errors import DistantError
+
+    known, out, pending = set(available), [], ""
+    for piece in text.split(","):
+        pending = f"{pending},{piece}" if pending else piece
+        if pending.strip() in known:
+            out.append(pending.strip())
+            pending = ""
+        elif not any(name.startswith(pending.strip()) for name in known):
+            close = difflib.get_close_matches(pending.strip(), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DistantError(f"--sources: found {pending.strip()!r}, which no document holds as a layer{hint} "
+                               f"(layers: {', '.join(available)})")
+    if pending.strip():
+        raise DistantError(f"--sources: found {pending.strip()!r}, which no document holds as a layer "
+                           f"(layers: {', '.join(available)})")
+    return list(dict.fromkeys(out))
+
+
+def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources: str | None = None,
+                    options: AggregateConfig | None = None) -> dict:
+    """Aggregate the labelers' layers of the documents of ``paths`` into ``OUT_DIR/<stem>.jsonl`` each.
+
+    A label model is fitted on all the files' documents (their layers only: gold is never read), then each
+    file is written with its ``pseudo`` layer (every layer kept), atomically.
+
+    Args:
+        paths: The inputs (any readable format; WRENCH splits with ``fmt="wrench"``).
+        out_dir: The output folder.
+        fmt: Their format (``None``: detected).
+        sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo).
+        options: The ``[aggregate]`` table (method, decoding, EM settings).
+
+    Returns:
+        What was done: documents per file, the label model's fit (iterations, seconds, documents/s) and what it
+        learned of each source.
+
+    Raises:
+        DistantError: bad input, two inputs with one stem, an unknown source, or no source at all.
+    """
+    from pathlib import Path
+
+    from distant.docs import GOLD, PRED
+    from distant.errors import DistantError
+    from distant.formats import read_documents, write_documents
+
+    options = options or AggregateConfig()
+    out_dir = Path(out_dir)
+    stems: dict[str, Path] = {}
+    for path in map(Path, paths):
+        if path.stem in stems:
+            raise DistantError(f"found two inputs with the stem {path.stem!r} ({stems[path.stem]} and {path}), "
+                               "expected distinct stems: each is written to OUT_DIR/<stem>.jsonl", path)
+        stems[path.stem] = path
+    corpora = {stem: read_documents(path, fmt) for stem, path in stems.items()}
+    every = [doc for docs in corpora.values() for doc in docs]
+    available = list(dict.fromkeys(name for doc in every for name in doc.layers
+                                   if name not in (GOLD, PRED, options.output)))
+    chosen = parse_sources(sources, available) if sources else available
+    if not chosen:
+        raise DistantError(f"found no layer to aggregate in {', '.join(map(str, stems.values()))}: expected labelers' "
+                           "layers (a WRENCH file's labelling functions, or distant label's output)")
+    aggregator = build_aggregator(AggregateConfig(**{**options.__dict__, "layers": chosen}), chosen)
+    summary: dict = {"method": options.method, "sources": chosen,
+                     "documents": {stem: len(docs) for stem, docs in corpora.items()}}
+    if getattr(aggregator, "needs_fit", False):
+        fit = aggregator.fit(every)
+        summary["fit"] = {"iterations": fit.iterations, "seconds": fit.seconds, "tokens": fit.tokens,
+                          "documents_per_second": fit.documents_per_second,
+                          "log_likelihood": fit.log_likelihood}
+        summary["learned"] = aggregator.model.accuracies()
+        aggregator.apply(every)
+    else:
+        for doc in every:
+            aggregator(doc)
+    for stem, docs in corpora.items():
+        write_documents(docs, out_dir / f"{stem}.jsonl", "jsonl", layer=options.output)
+    return summary

@@ -246,11 +246,30 @@ def _chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
 def label_documents(docs: Sequence[Document], labelers: Sequence[Labeler], aggregator: Aggregator, *,
                     workers: int = 1, progress: Callable[[int], None] | None = None,
                     chunk_size: int = 64) -> LabelStats:
-    """Label ``docs`` in place with each labeler, then aggregate; return what was done (see :class:`Labeling`)."""
-    with Labeling(labelers, aggregator, workers=workers, chunk_size=chunk_size, progress=progress) as run:
+    """Label ``docs`` in place with each labeler, then aggregate; return what was done (see :class:`Labeling`).
+
+    A label model (``needs_fit``) is fitted on all of ``docs`` once the labelers have run, then applied.
+    """
+    fit_first = getattr(aggregator, "needs_fit", False)
+    first = _Unaggregated(aggregator.output) if fit_first else aggregator
+    with Labeling(labelers, first, workers=workers, chunk_size=chunk_size, progress=progress) as run:
         for _ in run(docs):
             pass
+    if fit_first:
+        aggregator.fit(docs)
+        aggregator.apply(docs)
+        run.stats.spans_per_type = Counter(s.label for doc in docs for s in doc.spans(aggregator.output))
     return run.stats
+
+
+class _Unaggregated(Aggregator):
+    """Leave the output layer empty: a label model fills it once it has seen the whole corpus."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__([], output=output)
+
+    def combine(self, doc: Document) -> list[Span]:
+        return []
 
 
 # -- building from a config or from flags -------------------------------------------------------------------

@@ -40,13 +40,51 @@ def _conflict(a: str, b: str) -> bool:
     return not ta & tb
 
 
-def labelers_report(docs: Sequence[Document], layers: Sequence[str], gold_layer: str = GOLD) -> dict[str, Any]:
+def token_accuracies(docs: Sequence[Document], layers: Sequence[str], gold_layer: str = GOLD
+                     ) -> dict[str, dict[str, float]]:
+    """Return each layer's token-level precision and recall against gold, as a label model counts them.
+
+    ``precision``: of the tokens where the layer has an entity tag (``B-`` or ``I-`` of its span label), the
+    share whose gold tag has that prefix and one of the label's types; ``recall``: of the gold entity tokens,
+    the share where the layer has such a tag; ``fires``: the layer's entity tokens.
+    """
+    out = {}
+    gold_tags = []
+    for doc in docs:
+        tags: dict[int, tuple[str, str]] = {}
+        for i, j, span in doc.align(s for s in doc.spans(gold_layer) if label_types(s.label))[0]:
+            for k in range(i, j):
+                tags.setdefault(k, ("B" if k == i else "I", span.label))
+        gold_tags.append(tags)
+    truth = sum(len(t) for t in gold_tags)
+    for layer in layers:
+        fired = agree = 0
+        for doc, gold in zip(docs, gold_tags):
+            taken: set[int] = set()
+            for i, j, span in doc.align(doc.spans(layer))[0]:
+                types = set(label_types(span.label))
+                if not types or taken.intersection(range(i, j)):
+                    continue
+                taken.update(range(i, j))
+                for k in range(i, j):
+                    fired += 1
+                    g = gold.get(k)
+                    agree += g is not None and g[0] == ("B" if k == i else "I") and g[1] in types
+        out[layer] = {"precision": agree / fired if fired else 0.0, "recall": agree / truth if truth else 0.0,
+                      "fires": float(fired)}
+    return out
+
+
+def labelers_report(docs: Sequence[Document], layers: Sequence[str], gold_layer: str = GOLD,
+                    learned: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
     """Return coverage, span counts, overlaps, conflicts and strict scores of ``layers`` (and ``pseudo``).
 
     Args:
         docs: Labeled, tokenized documents that also hold gold spans.
         layers: Labeler layers to describe (``pseudo`` is added when the documents have it).
         gold_layer: The gold layer.
+        learned: What a label model learned of each layer (token precision and recall, without gold), shown
+            beside the same measured against gold (``accuracies``).
     """
     layers = list(layers)
     if PSEUDO not in layers and any(PSEUDO in d.layers for d in docs):
@@ -97,6 +135,9 @@ def labelers_report(docs: Sequence[Document], layers: Sequence[str], gold_layer:
         }
     labeler_layers = [layer for layer in layers if layer != PSEUDO]
     out["overlaps"], out["conflicts"] = _overlaps(docs, labeler_layers, token_maps)
+    if learned is not None:
+        measured = token_accuracies(docs, [name for name in labeler_layers if name in learned], gold_layer)
+        out["accuracies"] = {name: {"learned": learned[name], "measured": measured[name]} for name in measured}
     return out
 
 
@@ -139,6 +180,13 @@ def format_report(report: dict[str, Any]) -> str:
         for t, sc in row["per_type"].items():
             lines.append(f"{name:<16}{t:<14}{sc['precision']:>8.3f}{sc['recall']:>8.3f}{sc['f1']:>8.3f}"
                          f"{sc['tp']:>7,}{sc['fp']:>7,}{sc['fn']:>7,}")
+    if report.get("accuracies"):
+        lines += ["", "token accuracies: learned by the label model (no gold) and measured against gold",
+                  f"{'layer':<28}{'learned P':>10}{'gold P':>8}{'learned R':>10}{'gold R':>8}{'tokens':>9}"]
+        for name, row in report["accuracies"].items():
+            a, m = row["learned"], row["measured"]
+            lines.append(f"{name[:27]:<28}{a['precision']:>10.3f}{m['precision']:>8.3f}{a['recall']:>10.3f}"
+                         f"{m['recall']:>8.3f}{int(m['fires']):>9,}")
     if report["overlaps"]:
         lines += ["", "overlapping spans (conflicting), row layer's spans against column layer"]
         names = list(report["overlaps"])

@@ -1,0 +1,79 @@
+"""Label models on the chmm-weak BC5CDR data (WRENCH/CHMM format): majority vote, HMM, Dawid-Skene.
+
+Each model is fitted on the train split's text (no gold), the EM iteration count and prior weight are chosen
+on valid's gold, and the chosen model is scored on test (its own tokens; strict entity F1 through
+distant.evaluate). "recommended" is meta.json's ``lf_rec`` (the 9 functions WRENCH and CHMM use).
+
+    python bench/bench_labelmodel.py [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from distant.config.core import data_dir
+from distant.evaluate import evaluate
+from distant.formats import read_documents
+from distant.labelers.aggregate import VoteAggregator
+from distant.labelers.labelmodel import LabelModelAggregator
+
+GRID = {"iterations": (1, 2, 4, 8), "prior_weight": (0.0, 0.5, 2.0)}
+
+
+def score(docs) -> tuple[float, float, float]:
+    m = evaluate(docs, docs, gold_layer="gold", pred_layer="pseudo").micro
+    return m.precision, m.recall, m.f1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=data_dir() / "BC5CDR" / "chmm-weak")
+    parser.add_argument("--copies", type=int, default=4, help="copies of the 1,500 documents for the speed test")
+    args = parser.parse_args()
+    meta = json.loads((args.data / "meta.json").read_text())
+    splits = {s: read_documents(args.data / f"{s}.json", "wrench") for s in ("train", "valid", "test")}
+    rows = []
+    for sources_name, sources in (("recommended (9)", meta["lf_rec"]), ("all (30)", meta["lf"])):
+        vote = VoteAggregator(sources)
+        for doc in splits["test"]:
+            vote(doc)
+        rows.append(("majority vote", sources_name, "-", *score(splits["test"]), 0.0, 0.0))
+        print(f"vote {sources_name}: test P/R/F1 " + " ".join(f"{x:.3f}" for x in rows[-1][3:6]), flush=True)
+        for method, transitions in (("hmm", True), ("dawid-skene", False)):
+            best = None
+            for iterations in GRID["iterations"]:
+                for prior_weight in GRID["prior_weight"]:
+                    agg = LabelModelAggregator(sources, transitions=transitions, iterations=iterations,
+                                               prior_weight=prior_weight, tolerance=-1.0)
+                    fit = agg.fit(splits["train"])
+                    agg.apply(splits["valid"])
+                    dev = score(splits["valid"])[2]
+                    if best is None or dev > best[0]:
+                        best = (dev, agg, fit, iterations, prior_weight)
+            dev, agg, fit, iterations, prior_weight = best
+            agg.apply(splits["test"])
+            chosen = f"{iterations} it, prior {prior_weight}, dev F1 {dev:.3f}"
+            rows.append((method, sources_name, chosen, *score(splits["test"]), fit.seconds,
+                         fit.documents_per_second))
+            print(f"{method} {sources_name}: {chosen}; test P/R/F1 {rows[-1][3]:.3f} {rows[-1][4]:.3f} "
+                  f"{rows[-1][5]:.3f}; fit {fit.seconds:.1f} s", flush=True)
+    # speed on a larger corpus: copies of the three splits, default settings
+    big = [d.copy() for _ in range(args.copies) for s in splits.values() for d in s]
+    agg = LabelModelAggregator(meta["lf"], iterations=2)
+    t0 = time.perf_counter()
+    fit = agg.fit(big)
+    agg.apply(big)
+    total = time.perf_counter() - t0
+    print("\n| method | functions | chosen on valid | test P | test R | test F1 | fit s (500 docs) | docs/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for method, src, chosen, p, r, f, seconds, dps in rows:
+        print(f"| {method} | {src} | {chosen} | {p:.3f} | {r:.3f} | {f:.3f} | {seconds:.1f} | {dps:,.0f} |")
+    print(f"\nhmm, all 30 functions, 2 iterations, {len(big):,} documents ({fit.tokens:,} tokens): fit {fit.seconds:.1f} s "
+          f"({fit.documents_per_second:,.0f} documents/s), fit and decode {total:.1f} s ({len(big) / total:,.0f} documents/s)")
+
+
+if __name__ == "__main__":
+    main()
