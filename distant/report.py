@@ -211,7 +211,7 @@ def _charts(distributions, curves, evaluation) -> list[tuple[str, str, dict]]:
     if distributions:
         data = alt.Data(values=distributions)
         chart = alt.Chart(data).mark_bar().encode(
-            x=alt.X("tag:N", title="tag", sort=None), xOffset=alt.XOffset("source:N"),
+            x=alt.X("tag:N", title="tag", sort=None, axis=alt.Axis(labelAngle=0)), xOffset=alt.XOffset("source:N"),
             y=alt.Y("share:Q", title="share of tokens", scale=alt.Scale(type="sqrt")),
             color=alt.Color("source:N", legend=alt.Legend(orient="bottom", columns=2)),
             tooltip=["tag:N", "source:N", alt.Tooltip("share:Q", format=".4f")]).properties(width=560, height=260)
@@ -233,7 +233,8 @@ def _charts(distributions, curves, evaluation) -> list[tuple[str, str, dict]]:
             for m in ("precision", "recall", "f1")]
     if rows:
         chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-            x=alt.X("type:N", title=None), xOffset="metric:N", y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X("type:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="metric:N",
+            y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 1])),
             color="metric:N", tooltip=["type:N", "metric:N", alt.Tooltip("score:Q", format=".4f")]
         ).properties(width=360, height=220)
         charts.append(("chart-scores", "Strict scores per type", chart.to_dict()))

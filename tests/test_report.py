@@ -38,7 +38,7 @@ def render(page: Path, tmp_path: Path) -> tuple[lxml.html.HtmlElement, list[str]
     result = subprocess.run(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--enable-logging=stderr",
          "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
-         page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+         page.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     return lxml.html.fromstring(result.stdout), console
