@@ -206,7 +206,9 @@ def test_annotation_tool_exports_are_read(tmp_path, caplog):
         p1, p2 = read_documents(prodigy, "prodigy")
     assert (p1.id, [s.key() for s in p1.spans("gold")]) == ("p1", [(0, 7, "Chemical")])
     assert (p2.id, p2.spans("gold")) == ("p:2", [])
-    assert any("1 examples answered other than accept" in m for m in warnings(caplog))
+    assert any("not read as spans: 1 examples answered other than accept (line 2: reject)" in m
+               for m in warnings(caplog))
+    assert len(read_documents(prodigy, "prodigy", strict=True)) == 2  # not a quirk: strict reads it too
     doccano = tmp_path / "d.jsonl"
     doccano.write_text(json.dumps({"id": 3, "text": "Aspirin cures fever.", "label": [[14, 19, "Disease"]]}) + "\n"
                        + json.dumps({"id": 4, "text": "Aspirin.", "entities": [
@@ -222,7 +224,11 @@ def test_annotation_tool_exports_are_read(tmp_path, caplog):
         "predictions": [{"score": 0.5, "result": [{"type": "labels", "value": {"start": 14, "end": 19,
                                                                                 "labels": ["Disease"]}}]}]}]))
     assert detect_format(studio) == "labelstudio"
-    (task,) = read_documents(studio)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        (task,) = read_documents(studio)
+    assert any("1 results that are not text spans (choices, ratings, relations) (task 9: choices)" in m
+               for m in warnings(caplog))
     assert [s.key() for s in task.spans("gold")] == [(0, 7, "Chemical")]
     assert [(s.key(), s.score) for s in task.spans("pred")] == [((14, 19, "Disease"), 0.5)]
 

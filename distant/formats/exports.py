@@ -20,6 +20,7 @@ is an error naming the file and line (the task, for Label Studio's one JSON arra
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +37,32 @@ from distant.formats.lines import (
 )
 from distant.formats.validate import find_lone_surrogate, show, surrogate_message
 
+log = logging.getLogger(__name__)
+
 EXPECTED_PRODIGY = "Prodigy JSONL (one object per line with \"text\" and \"spans\")"
 EXPECTED_DOCCANO = "doccano JSONL (one object per line with \"text\" and \"label\": [[start, end, type], ...])"
 EXPECTED_LABELSTUDIO = "a Label Studio JSON export (an array of tasks with \"data\" and \"annotations\")"
+
+
+class _Skipped:
+    """What an export holds that is not read as spans (rejected examples, cancelled annotations, choices), by kind:
+    counted and reported in one warning per file, whether or not the reading is strict (they are not quirks)."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = source_name(path)
+        self.found: dict[str, list] = {}
+
+    def note(self, kind: str, where: str) -> None:
+        entry = self.found.setdefault(kind, [0, []])
+        entry[0] += 1
+        if len(entry[1]) < 3:
+            entry[1].append(where)
+
+    def report(self) -> None:
+        if self.found:
+            log.warning("%s: not read as spans: %s", self.name, "; ".join(
+                f"{n} {kind} ({', '.join(where)}{', ...' if n > len(where) else ''})"
+                for kind, (n, where) in self.found.items()))
 
 
 class _Bad(ValueError):
@@ -103,6 +127,7 @@ def read_prodigy(path: Path, *, layer: str = GOLD, scheme: str | None = None, st
     """Yield the documents of a Prodigy JSONL export, spans in ``layer`` (``scheme``: unused)."""
     path = Path(path)
     name, stem = source_name(path), source_stem(path)
+    skipped = _Skipped(path)
     with Quirks(path, strict=strict) as quirks:
         for number, obj in _objects(path, EXPECTED_PRODIGY, quirks):
             try:
@@ -115,14 +140,14 @@ def read_prodigy(path: Path, *, layer: str = GOLD, scheme: str | None = None, st
                     raise _Bad(f"found spans = {show(spans)}, expected a list of objects with start, end, label")
                 if answer != "accept":
                     if spans:
-                        quirks.note("examples answered other than accept (their spans not read)", number,
-                                    found=f"answer {answer!r}", expected="answer \"accept\"")
+                        skipped.note("examples answered other than accept", f"line {number}: {answer}")
                     spans = []
                 doc.layers[layer] = sorted((_span(text, s.get("start"), s.get("end"), s.get("label"), layer)
                                             for s in spans), key=Span.key)
             except _Bad as e:
                 raise DistantError(str(e), name, number) from None
             yield doc
+    skipped.report()
 
 
 def read_doccano(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False
@@ -178,15 +203,17 @@ def read_labelstudio(path: Path, *, layer: str = GOLD, scheme: str | None = None
             tasks = [tasks]
         if not isinstance(tasks, list):
             raise DistantError(f"found {show(tasks)}, expected {EXPECTED_LABELSTUDIO}", name)
+        skipped = _Skipped(path)
         for k, task in enumerate(tasks):
             try:
-                doc = _task(task, k, layer, quirks)
+                doc = _task(task, k, layer, skipped)
             except _Bad as e:
                 raise DistantError(f"task {k + 1}: {e}", name) from None
             yield doc
+        skipped.report()
 
 
-def _task(task: Any, k: int, layer: str, quirks: Quirks) -> Document:
+def _task(task: Any, k: int, layer: str, skipped: _Skipped) -> Document:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise _Bad(f"found {show(task)}, expected an object with \"data\": {{\"text\": ...}}")
     data = task["data"]
@@ -198,20 +225,18 @@ def _task(task: Any, k: int, layer: str, quirks: Quirks) -> Document:
         raise _Bad(f"found annotations = {show(annotations)}, expected a list of objects with \"result\"")
     live = [a for a in annotations if not a.get("was_cancelled")]
     if len(live) < len(annotations) or len(live) > 1:
-        quirks.note("annotations cancelled or beyond the first of a task (not read)", None,
-                    found=f"task {doc.id} with {len(annotations)} annotations, {len(live)} not cancelled",
-                    expected="one annotation per task", detail=f"task {doc.id}")
-    doc.layers[layer] = _results(live[0].get("result", []) if live else [], text, layer, quirks, doc.id)
+        skipped.note("annotations cancelled or beyond the first of a task", f"task {doc.id}")
+    doc.layers[layer] = _results(live[0].get("result", []) if live else [], text, layer, skipped, doc.id)
     predictions = task.get("predictions", [])
     if not isinstance(predictions, list) or not all(isinstance(p, dict) for p in predictions):
         raise _Bad(f"found predictions = {show(predictions)}, expected a list of objects with \"result\"")
     if predictions and layer != PRED:
-        doc.layers[PRED] = _results(predictions[0].get("result", []), text, PRED, quirks, doc.id,
+        doc.layers[PRED] = _results(predictions[0].get("result", []), text, PRED, skipped, doc.id,
                                     predictions[0].get("score"))
     return doc
 
 
-def _results(results: Any, text: str, layer: str, quirks: Quirks, doc_id: str, task_score: Any = None
+def _results(results: Any, text: str, layer: str, skipped: _Skipped, doc_id: str, task_score: Any = None
              ) -> list[Span]:
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise _Bad(f"found result = {show(results)}, expected a list of objects with \"value\"")
@@ -219,9 +244,8 @@ def _results(results: Any, text: str, layer: str, quirks: Quirks, doc_id: str, t
     for r in results:
         value = r.get("value")
         if not isinstance(value, dict) or "start" not in value:
-            quirks.note("results that are not text spans (choices, ratings, relations; not read)", None,
-                        found=f"a {r.get('type', 'result')!r} result in task {doc_id}", expected="labels results",
-                        detail=f"task {doc_id}: {r.get('type', 'result')}")
+            skipped.note("results that are not text spans (choices, ratings, relations)",
+                         f"task {doc_id}: {r.get('type', 'result')}")
             continue
         labels = next((value[k] for k in ("labels", "hypertextlabels") if k in value), None)
         if not isinstance(labels, list) or not labels:
