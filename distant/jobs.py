@@ -85,7 +85,7 @@ def expand_inputs(paths: Sequence[str | os.PathLike], fmt: str | None = None) ->
             continue
         path = Path(text)
         if path.is_dir() and not (fmt == "text" or _text_folder(path) or _corpus_folder(path, fmt)):
-            shards = sorted(p for p in path.iterdir() if p.is_file() and _readable(p))
+            shards = sorted(p for p in path.iterdir() if p.is_file() and p.name != MANIFEST and _readable(p))
             if not shards:
                 raise DistantError("found a folder without a file of a format distant reads (expected shards "
                                    "such as .jsonl, .pubtator, .xml.gz, or a folder of .txt documents)", path)

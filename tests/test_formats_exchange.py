@@ -332,3 +332,9 @@ def test_readers_raise_nothing_but_distant_error(tmp_path, fmt, data, strict):
         return
     for doc in docs:
         check_document(doc, path)
+
+
+def test_a_shard_folder_lists_json_shards_but_not_its_manifest(tmp_path):
+    (tmp_path / "a.json").write_text("[]")
+    (tmp_path / "manifest.json").write_text("{}")
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.json"]  # a Label Studio export is a shard
