@@ -115,7 +115,7 @@ def _read_pair(txt: Path, ann: Path, layer: str, strict: bool) -> Document:
             for number, line in lines:
                 if not line.strip():
                     continue
-                if line[0] not in _KINDS:
+                if line[0] not in _KINDS or "\t" not in line:
                     raise DistantError(f"found {_clip(line)!r}, expected {EXPECTED_ANN}", name, number)
                 if line[0] == "N":
                     match = _N_LINE.match(line)
