@@ -435,6 +435,31 @@ def debias_report(
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
+@app.command()
+@command
+def report(
+    source: Annotated[Path, typer.Argument(help="A training run folder, or a labeled file (distant label output).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write (self-contained).")],
+    gold: Annotated[Optional[Path], typer.Option(help="Gold documents for a labeled file (default: its gold "
+                                                 "layer).")] = None,
+    src_format: FromOpt = None,
+    sample: Annotated[int, typer.Option(min=0, help="Documents drawn for the displaCy views.")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    device: DeviceOpt = "cpu",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write one HTML page: documents in displaCy, labelers, distributions, learning curves, scores, errors."""
+    from distant.report import labeled_report, run_report, write_report
+
+    if source.is_dir():
+        if gold is not None:
+            raise DistantError("--gold is for a labeled file; a run folder's gold is its config's data.test", gold)
+        page = run_report(source, sample=sample, seed=seed, device=device)
+    else:
+        page = labeled_report(source, gold, sample=sample, seed=seed, fmt=_fmt(src_format))
+    typer.echo(str(write_report(page, output)))
+
+
 # -- training and prediction --------------------------------------------------------------------------------
 def _progress_printer(console):
     """Return a callback that prints training events, with a progress bar when stderr is a terminal."""

@@ -84,8 +84,8 @@ def expand_inputs(paths: Sequence[str | os.PathLike], fmt: str | None = None) ->
             out.extend(found)
             continue
         path = Path(text)
-        if path.is_dir() and not (fmt == "text" or _text_folder(path)):
-            shards = sorted(p for p in path.iterdir() if p.is_file() and _readable(p))
+        if path.is_dir() and not (fmt == "text" or _text_folder(path) or _corpus_folder(path, fmt)):
+            shards = sorted(p for p in path.iterdir() if p.is_file() and p.name != MANIFEST and _readable(p))
             if not shards:
                 raise DistantError("found a folder without a file of a format distant reads (expected shards "
                                    "such as .jsonl, .pubtator, .xml.gz, or a folder of .txt documents)", path)
@@ -95,6 +95,12 @@ def expand_inputs(paths: Sequence[str | os.PathLike], fmt: str | None = None) ->
             raise DistantError("file not found: expected an input file, a folder or a pattern", path)
         out.append(path)
     return out
+
+
+def _corpus_folder(path: Path, fmt: str | None) -> bool:
+    """Whether a folder is one corpus of a format that reads folders (brat's .txt and .ann pairs)."""
+    name = fmt or detect_format(path)
+    return name in FORMATS and FORMATS[name].folder
 
 
 def _text_folder(path: Path) -> bool:

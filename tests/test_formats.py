@@ -49,9 +49,11 @@ def doc_with_tokens(doc_id: str, sentences: list[list[str]], spans: list[tuple[i
 
 # -- registry and detection ---------------------------------------------------------------------------------
 def test_registry_names_every_format():
-    assert set(FORMATS) == {"text", "pubtator", "conll", "jsonl", "docbin", "ck", "pubmed", "wrench"}
+    assert set(FORMATS) == {"text", "pubtator", "conll", "jsonl", "docbin", "ck", "pubmed", "wrench", "bioc",
+                            "bioc-json", "brat", "prodigy", "doccano", "labelstudio"}
     assert FORMATS["ck"].write is None and FORMATS["pubmed"].write is None
-    assert all(f.read is not None and f.extensions and f.description for f in FORMATS.values())
+    assert all(f.read is not None and f.description for f in FORMATS.values())
+    assert all(f.extensions for f in FORMATS.values() if f.name not in ("prodigy", "doccano"))  # .jsonl is JSONL
 
 
 @pytest.mark.parametrize("name, fmt", [("a.conll", "conll"), ("a.tsv", "conll"), ("a.jsonl", "jsonl"),
@@ -349,7 +351,8 @@ def test_ck_errors_name_the_line(tmp_path, content, line, message):
 FIRST_LINES = {"text": "hello", "pubtator": "1|t|Title", "conll": "a\tO", "jsonl": '{"id": "a", "text": "b"}',
                "ck": "<s> O None"}
 SUFFIX = {"text": ".txt", "pubtator": ".pubtator", "conll": ".conll", "jsonl": ".jsonl", "ck": ".ck",
-          "docbin": ".spacy", "pubmed": ".xml", "wrench": ".json"}
+          "docbin": ".spacy", "pubmed": ".xml", "wrench": ".json", "bioc": ".bioc.xml", "bioc-json": ".bioc.json",
+          "brat": ".ann", "prodigy": ".jsonl", "doccano": ".jsonl", "labelstudio": ".json"}
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -20,6 +20,12 @@ docbin      yes     yes    spaCy DocBin (``.spacy``), the whole document kept in
 ck          yes     no     AutoNER Tie-or-Break chunks
 pubmed      yes     no     PubMed baseline/update XML (``.xml``, ``.xml.gz``): PMID, title, abstract
 wrench      yes     yes    WRENCH/CHMM ``.json`` splits: tokens, gold, a layer per labelling function
+bioc        yes     yes    BioC XML (``.bioc.xml``, or ``.xml`` with a ``<collection>``): passages, annotations
+bioc-json   yes     yes    BioC JSON (``.bioc.json``, or a ``.json`` object): the same
+brat        yes     yes    brat standoff: ``.txt`` + ``.ann`` pairs, a folder of them
+prodigy     yes     no     Prodigy JSONL (``spans``), named with ``--from prodigy``
+doccano     yes     no     doccano JSONL (``label``: [[start, end, type]]), named with ``--from doccano``
+labelstudio yes     no     Label Studio JSON export (``.json`` array of tasks)
 ==========  ======  =====  ================================================================
 
 Any input ending in ``.gz`` is read as it decompresses (``corpus.jsonl.gz``, ``pubmed26n0001.xml.gz``).
@@ -37,7 +43,7 @@ from pathlib import Path
 from distant.atomic import is_stdio
 from distant.docs import GOLD, PRED, Document
 from distant.errors import DistantError
-from distant.formats import ck, conll, docbin, jsonl, pubmed, pubtator, text, wrench
+from distant.formats import bioc_format, brat, ck, conll, docbin, exports, jsonl, pubmed, pubtator, text, wrench
 from distant.formats.lines import open_input, source_name
 from distant.formats.validate import check_document
 
@@ -58,6 +64,7 @@ class Format:
         extensions: File name endings that select it (lower case, with the dot).
         description: One line for help texts.
         spans: Whether it holds spans (plain text does not).
+        folder: Whether a folder is one input of it (a corpus of files), not a folder of shards.
     """
 
     name: str
@@ -66,6 +73,7 @@ class Format:
     extensions: tuple[str, ...]
     description: str
     spans: bool = True
+    folder: bool = False
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -82,6 +90,13 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("pubmed", pubmed.read, None, (".xml",), "PubMed baseline/update XML, .xml.gz too (read only)"),
     Format("wrench", wrench.read, wrench.write, (".json",),
            "WRENCH/CHMM JSON: tokens, gold, one layer per labelling function (meta.json beside)"),
+    Format("bioc", bioc_format.read_xml, bioc_format.write_xml, (".bioc.xml", ".bioc"), "BioC XML"),
+    Format("bioc-json", bioc_format.read_json, bioc_format.write_json, (".bioc.json",), "BioC JSON"),
+    Format("brat", brat.read, brat.write, (".ann",), "brat standoff: .txt and .ann pairs, or a folder of them",
+           folder=True),
+    Format("prodigy", exports.read_prodigy, None, (), "Prodigy JSONL with spans (read only; --from prodigy)"),
+    Format("doccano", exports.read_doccano, None, (), "doccano JSONL with label (read only; --from doccano)"),
+    Format("labelstudio", exports.read_labelstudio, None, (".json",), "Label Studio JSON export (read only)"),
 )}
 
 
@@ -110,19 +125,38 @@ def detect_format(path: str | PathLike, *, output: bool = False) -> str:
                            f"({option} {' | '.join(FORMATS)}, e.g. {option} jsonl)")
     path = Path(path)
     if path.is_dir():
-        return "text"
+        return "brat" if brat.is_brat_folder(path) else "text"
     name = path.name.lower().removesuffix(".gz")  # compression is no format: a.jsonl.gz is JSON Lines
     endings = sorted(((ext, f.name) for f in FORMATS.values() for ext in f.extensions), key=lambda e: -len(e[0]))
     for ext, fmt in endings:
         if name.endswith(ext):
             if fmt == "text" and path.is_file() and _looks_like_pubtator(path):
                 return "pubtator"
+            if ext in (".xml", ".json") and path.is_file():
+                return _sniff_markup(path, fmt)
             return fmt
     if not path.suffix and not path.exists():
         return "text"  # a folder to be written
     known = ", ".join(ext for ext, _ in sorted(endings))
     raise DistantError(f"cannot tell the format from the name {path.name!r}; expected a folder or a name ending in "
                        f"{known} (or name the format: {', '.join(FORMATS)})", path)
+
+
+def _sniff_markup(path: Path, fmt: str) -> str:
+    """Tell BioC from PubMed XML (``<collection>``), and among ``.json``: a Label Studio export (an array), WRENCH
+    (an object of examples with ``data`` / ``weak_labels``) and BioC JSON (another object)."""
+    try:
+        with open_input(path) as f:
+            head = f.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    except (OSError, EOFError, DistantError):  # unreadable or damaged: the reader says so
+        return fmt
+    if fmt == "pubmed":
+        return "bioc" if re.search(r"<collection[\s>]", head) else fmt
+    if head.startswith("["):
+        return "labelstudio"  # an export is an array of tasks
+    if re.match(r'\{\s*"[^"]*"\s*:\s*\{\s*"(data|label|weak_labels)"', head) or '"weak_labels"' in head:
+        return "wrench"  # {"0": {"data": ..., "label": ..., "weak_labels": ...}, ...}
+    return "bioc-json" if head.startswith("{") else fmt
 
 
 def _looks_like_pubtator(path: Path) -> bool:

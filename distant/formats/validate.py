@@ -88,6 +88,53 @@ def _columns(value: Any, text: str) -> bool:
                                                 for v in row) for row in value)
 
 
+def _infons(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _bioc(value: Any, text: str) -> bool:
+    """``meta["bioc"]``: what a BioC reader keeps for its writer (see :mod:`distant.formats.bioc_format`)."""
+    if not isinstance(value, dict):
+        return False
+    collection = value.get("collection", {})
+    ok = isinstance(collection, dict) and all(isinstance(collection.get(k, ""), str) for k in ("source", "date", "key"))
+    ok = ok and _infons(collection.get("infons", {})) and _infons(value.get("infons", {}))
+    passages = value.get("passages", [])
+    ok = ok and isinstance(passages, list) and all(
+        isinstance(p, (list, tuple)) and len(p) == 3 and _whole(p[0]) and _whole(p[1]) and p[0] >= 0 and p[1] >= 0
+        and _infons(p[2]) for p in passages)
+    annotations = value.get("annotations", {})
+    ok = ok and isinstance(annotations, dict) and all(
+        isinstance(rows, list) and all(isinstance(r, (list, tuple)) and len(r) == 5 and _whole(r[0]) and _whole(r[1])
+                                       and isinstance(r[2], str) and isinstance(r[3], str) and _infons(r[4])
+                                       for r in rows) for rows in annotations.values())
+    discontinuous = value.get("discontinuous", [])
+    ok = ok and isinstance(discontinuous, list) and all(
+        isinstance(a, dict) and isinstance(a.get("id", ""), str) and _infons(a.get("infons", {}))
+        and isinstance(a.get("text", ""), str) and isinstance(a.get("locations", []), list)
+        and all(isinstance(loc, (list, tuple)) and len(loc) == 2 and _whole(loc[0]) and _whole(loc[1])
+                for loc in a.get("locations", [])) for a in discontinuous)
+    relations = value.get("relations", [])
+    return ok and isinstance(relations, list) and all(
+        isinstance(r, dict) and isinstance(r.get("id", ""), str) and _infons(r.get("infons", {}))
+        and isinstance(r.get("nodes", []), list)
+        and all(isinstance(n, (list, tuple)) and len(n) == 2 and _strings(n) for n in r.get("nodes", []))
+        for r in relations)
+
+
+def _brat(value: Any, text: str) -> bool:
+    """``meta["brat"]``: T ids by layer and the other ``.ann`` lines (see :mod:`distant.formats.brat`)."""
+    if not isinstance(value, dict):
+        return False
+    ids, lines = value.get("ids", {}), value.get("lines", [])
+    return isinstance(ids, dict) and all(
+        isinstance(rows, list) and all(isinstance(r, (list, tuple)) and len(r) == 4 and _whole(r[0]) and _whole(r[1])
+                                       and _strings(r[2:]) and r[3][:1] == "T" and "\t" not in r[3]
+                                       and not any(c.isspace() for c in r[3]) for r in rows)
+        for rows in ids.values()) and _strings(lines) and all(
+        line[:1] in "TREAMN#*" and "\t" in line and "\n" not in line and "\r" not in line for line in lines)
+
+
 # The meta keys that a reader, a writer or the tokenizer reads: (check(value, text), what is expected).
 META: dict[str, tuple[Callable[[Any, str], bool], str]] = {
     "title_length": (lambda v, text: _whole(v) and 0 <= v <= len(text),
@@ -100,6 +147,9 @@ META: dict[str, tuple[Callable[[Any, str], bool], str]] = {
                   "a list of relation rows, each a non-empty list of strings"),
     "mention_columns": (_mention_columns, "an object {layer: [[start, end, type, [column, ...]], ...]}"),
     "columns": (_columns, "a list of column lists (one per token) of strings or numbers"),
+    "bioc": (_bioc, ("an object with the BioC collection, infons, passages [[offset, length, infons]], "
+                     "annotations, discontinuous annotations and relations as a BioC reader writes them")),
+    "brat": (_brat, "an object {\"ids\": {layer: [[start, end, type, T id]]}, \"lines\": [.ann line, ...]}"),
 }
 
 
