@@ -366,7 +366,7 @@ def test_plain_text_chosen_by_name_refuses_to_drop_spans(tmp_path, name):
     doc = Document("d1", "Aspirin cures fever.")
     doc.set_spans("pred", [Span(0, 7, "Chemical"), Span(14, 19, "Disease")])
     with pytest.raises(DistantError, match=r"found 2 spans in layer 'pred' .*expected a format that holds them "
-                                           r"\(pubtator, conll, jsonl, docbin, bioc, bioc-json, brat\)"):
+                                           r"\(pubtator, conll, jsonl, docbin, wrench, bioc, bioc-json, brat\)"):
         write_documents([doc], tmp_path / name)
     assert not (tmp_path / name).exists()
     write_documents([Document("d2", "No spans.")], tmp_path / name)  # nothing to lose

@@ -182,7 +182,7 @@ def test_a_layer_to_read_must_be_written_by_an_earlier_labeler():
 # -- errors from the pipeline builders ----------------------------------------------------------------------
 @pytest.mark.parametrize("option, message", [
     ({"unmatched": "maybe"}, "aggregate.unmatched: expected one of O, unknown, found 'maybe'"),
-    ({"method": "majority"}, "aggregate.method: expected one of priority, vote, found 'majority'"),
+    ({"method": "majority"}, "aggregate.method: expected one of priority, vote, hmm, dawid-skene, found 'majority'"),
 ])
 def test_labelers_from_args_bad_aggregation_is_a_distant_error(tmp_path, option, message):
     with pytest.raises(DistantError, match=message):

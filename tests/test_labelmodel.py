@@ -244,7 +244,7 @@ def test_wrench_writer_and_reader_round_trip(tmp_path_factory, items):
 def test_malformed_wrench_input_is_one_line_and_exit_2(tmp_path, content, message):
     path = write_wrench(tmp_path, {})
     path.write_text(content)
-    result = runner.invoke(app, ["convert", str(path), str(tmp_path / "out.jsonl")])
+    result = runner.invoke(app, ["convert", str(path), str(tmp_path / "out.jsonl"), "--from", "wrench"])
     assert result.exit_code == 2
     err = result.stderr if hasattr(result, "stderr") else result.output
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

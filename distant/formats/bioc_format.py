@@ -82,7 +82,7 @@ def read_xml(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict
                 previous = document.id
                 yield _document(document, _collection_info(reader.get_collection_info()), layer, name, quirks)
         except etree.XMLSyntaxError as e:
-            raise DistantError(f"found XML that is not well-formed ({e.msg}), expected {EXPECTED_XML}", name,
+            raise DistantError(f"found XML that is not well-formed ({' '.join(e.msg.split())}), expected {EXPECTED_XML}", name,
                                e.lineno or None) from None
         except (ValueError, TypeError, AttributeError, KeyError) as e:
             where = f"after document {previous}" if previous is not None else "in the first document"
