@@ -30,7 +30,7 @@ from distant.corpus import read_corpus
 from distant.device import setup
 from distant.docs import PRED
 from distant.evaluate import evaluate
-from distant.predict import load_model, predict_documents
+from distant.predict import drop_unconfident, load_model, predict_documents
 
 GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 RULES = {"model": {}, "no-consistency": {"consistency_min_score": 0.0},
@@ -47,11 +47,8 @@ def tagged(model, path: Path, max_tokens: int):
 
 def scores_at(gold, pred, threshold: float) -> dict:
     """Strict scores of ``pred`` with the spans below ``threshold`` dropped (on copies)."""
-    kept = []
-    for doc in pred:
-        copy = doc.copy(layers=())
-        copy.set_spans(PRED, [s for s in doc.spans(PRED) if (s.score if s.score is not None else 1.0) >= threshold])
-        kept.append(copy)
+    kept = [doc.copy(layers=(PRED,)) for doc in pred]
+    drop_unconfident(kept, PRED, threshold)
     result = evaluate(gold, kept).as_dict()
     return {**{k: result["micro"][k] for k in ("precision", "recall", "f1")}, "errors": result["errors"]}
 

@@ -48,7 +48,7 @@ from distant.formats import iter_documents, read_documents, write_documents
 from distant.loop import TrainState, make_optimizer, train_while_improving
 from distant.models.charlm import CharLM
 from distant.models.tagger import Tagger, build_tagger
-from distant.predict import MODEL_FILE, decode, posteriors, predict_documents, store_predictions
+from distant.predict import MODEL_FILE, decode, drop_unconfident, posteriors, predict_documents, store_predictions
 from distant.pretrain import CHARLM_FILE, load_charlm, pretrain_lm
 from distant.selftrain import relabel
 from distant.tokenize import default_tokenizer
@@ -306,10 +306,8 @@ class DevScorer:
         """Score the stored dev predictions, those below ``min_score`` left out."""
         docs = self.encoded.docs
         if min_score > 0:
-            docs = [doc.copy(layers=()) for doc in docs]
-            for doc, src in zip(docs, self.encoded.docs):
-                doc.set_spans(self.layer, src.spans(self.layer))
-                doc.set_spans(PRED, [s for s in src.spans(PRED) if s.score is None or s.score >= min_score])
+            docs = [doc.copy(layers=(self.layer, PRED)) for doc in docs]
+            drop_unconfident(docs, PRED, min_score)
         result = evaluate(docs, docs, gold_layer=self.layer, pred_layer=PRED)
         out = {k: v for k, v in result.micro.as_dict().items() if k in ("precision", "recall", "f1", "support")}
         out["per_type"] = {t: round(s.f1, 4) for t, s in result.per_type.items()}

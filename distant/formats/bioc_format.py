@@ -32,7 +32,6 @@ line (XML syntax) or the document. An annotation text that differs from the text
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -48,7 +47,7 @@ from distant.atomic import atomic_open
 from distant.docs import GOLD, PRED, UNKNOWN, Document, O, Span, label_problem
 from distant.errors import DistantError
 from distant.formats.lines import Quirks, check_file, open_input, read_text, source_name
-from distant.formats.validate import find_lone_surrogate, surrogate_message
+from distant.formats.validate import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +113,7 @@ def read_json(path: Path, *, layer: str = GOLD, scheme: str | None = None, stric
         text = read_text(path, EXPECTED_JSON, quirks)
         if not text.strip():
             raise DistantError(f"empty input: expected {EXPECTED_JSON}", name)
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected {EXPECTED_JSON}", name,
-                               e.lineno) from None
-        except (RecursionError, ValueError) as e:
-            raise DistantError(f"found unreadable JSON ({type(e).__name__}), expected {EXPECTED_JSON}", name) from None
-        found = find_lone_surrogate(obj)
-        if found:
-            raise DistantError(surrogate_message(*found), name)
+        obj = parse_json(text, EXPECTED_JSON, name)
         if not isinstance(obj, dict) or not isinstance(obj.get("documents"), list):
             raise DistantError(f"found no \"documents\" list at the top, expected {EXPECTED_JSON}", name)
         header = {k: obj.get(k, "") for k in ("source", "date", "key")}

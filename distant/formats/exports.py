@@ -19,7 +19,6 @@ is an error naming the file and line (the task, for Label Studio's one JSON arra
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from distant.formats.lines import (
     source_name,
     source_stem,
 )
-from distant.formats.validate import find_lone_surrogate, show, surrogate_message
+from distant.formats.validate import parse_json, show
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,7 @@ def _objects(path: Path, expected: str, quirks: Quirks) -> Iterator[tuple[int, d
     for number, line in iter_lines(path, expected, quirks):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected {expected}", name,
-                               number) from None
-        except (RecursionError, ValueError) as e:
-            raise DistantError(f"found unreadable JSON ({type(e).__name__}), expected {expected}", name,
-                               number) from None
-        found = find_lone_surrogate(obj)
-        if found:
-            raise DistantError(surrogate_message(*found), name, number)
+        obj = parse_json(line, expected, name, number)
         if not isinstance(obj, dict):
             raise DistantError(f"found {show(obj)}, expected {expected}", name, number)
         yield number, obj
@@ -188,17 +177,7 @@ def read_labelstudio(path: Path, *, layer: str = GOLD, scheme: str | None = None
         raw = read_text(path, EXPECTED_LABELSTUDIO, quirks)
         if not raw.strip():
             raise DistantError(f"empty input: expected {EXPECTED_LABELSTUDIO}", name)
-        try:
-            tasks = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected {EXPECTED_LABELSTUDIO}",
-                               name, e.lineno) from None
-        except (RecursionError, ValueError) as e:
-            raise DistantError(f"found unreadable JSON ({type(e).__name__}), expected {EXPECTED_LABELSTUDIO}",
-                               name) from None
-        found = find_lone_surrogate(tasks)
-        if found:
-            raise DistantError(surrogate_message(*found), name)
+        tasks = parse_json(raw, EXPECTED_LABELSTUDIO, name)
         if isinstance(tasks, dict):
             tasks = [tasks]
         if not isinstance(tasks, list):

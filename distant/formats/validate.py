@@ -66,6 +66,28 @@ def surrogate_message(where: str, char: str) -> str:
             "another character: UTF-8 cannot encode a lone surrogate)")
 
 
+def parse_json(text: str, expected: str, name: str, line: int | None = None) -> Any:
+    """Parse one JSON value: invalid, too deep or unconvertible JSON and lone surrogates are one-line errors.
+
+    Args:
+        expected: What the file should hold, for the message.
+        name: The file, for the message.
+        line: The line ``text`` is (JSON Lines); ``None``: ``text`` is the whole file, and an error names the
+            line the parser stopped at.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected {expected}", name,
+                           e.lineno if line is None else line) from None
+    except (RecursionError, ValueError) as e:  # nested too deeply; an integer of more digits than Python converts
+        raise DistantError(f"found unreadable JSON ({type(e).__name__}), expected {expected}", name, line) from None
+    found = find_lone_surrogate(value)
+    if found:
+        raise DistantError(surrogate_message(*found), name, line)
+    return value
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -32,6 +32,7 @@ from distant.atomic import atomic_open, is_stdio, write_text
 from distant.docs import GOLD, PRED, PSEUDO, UNKNOWN, Document, O, Span, is_typed
 from distant.errors import DistantError
 from distant.formats.lines import Quirks, read_text, source_name
+from distant.formats.validate import parse_json
 from distant.tags import TagError, decode_tags
 
 log = logging.getLogger(__name__)
@@ -94,13 +95,7 @@ def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bo
     if not text.strip():
         raise DistantError(f"empty input: expected {EXPECTED}", name)
     lfs = read_meta(path)["lf"]
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DistantError(f"found invalid JSON ({e.msg} at column {e.colno}), expected {EXPECTED}", name,
-                           e.lineno) from None
-    except RecursionError:
-        raise DistantError(f"found JSON nested too deeply, expected {EXPECTED}", name) from None
+    data = parse_json(text, EXPECTED, name)
     if not isinstance(data, dict):
         raise DistantError(f"found a JSON {type(data).__name__}, expected {EXPECTED}", name)
     return [_document(str(key), value, lfs, layer, name) for key, value in data.items()]
