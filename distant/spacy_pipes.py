@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -117,17 +117,34 @@ class DistantTagger:
         return next(self.pipe([doc]))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Tag ``batch_size`` spaCy docs at a time."""
-        for batch in minibatch(docs, size=batch_size):
-            ours = [Document(str(k), d.text) for k, d in enumerate(batch)]
-            before = self.counts["unaligned"]
-            for sdoc, doc in zip(batch, self.tagger.tag_documents(ours)):
-                self._write(sdoc, doc.spans(self.tagger.layer))
-            if self.counts["unaligned"] > before:
-                log.warning("%s: %d predicted spans fit no spaCy token range and were not written (%d in all; "
-                            "see doc._.%s)", self.name, self.counts["unaligned"] - before, self.counts["unaligned"],
-                            UNALIGNED)
-            yield from batch
+        """Tag spaCy docs as they come, in input order.
+
+        The model tags documents in parts of :data:`distant.predict.DOCS_PER_PART`, whatever spaCy's
+        ``batch_size``, as ``distant predict`` does: the decoder's floating-point sums depend on which sentences
+        share a batch, so another grouping could turn a near-tie the other way and a document's spans would
+        depend on spaCy's batch size.
+        """
+        waiting: deque[Doc] = deque()  # spaCy docs whose text the tagger has taken, in order
+
+        def ours() -> Iterator[Document]:
+            for k, sdoc in enumerate(docs):
+                waiting.append(sdoc)
+                yield Document(str(k), sdoc.text)
+
+        before = self.counts["unaligned"]
+        for doc in self.tagger.tag_documents(ours()):
+            sdoc = waiting.popleft()
+            self._write(sdoc, doc.spans(self.tagger.layer))
+            if not waiting:  # the end of a part
+                self._warn(before)
+                before = self.counts["unaligned"]
+            yield sdoc
+
+    def _warn(self, before: int) -> None:
+        if self.counts["unaligned"] > before:
+            log.warning("%s: %d predicted spans fit no spaCy token range and were not written (%d in all; "
+                        "see doc._.%s)", self.name, self.counts["unaligned"] - before, self.counts["unaligned"],
+                        UNALIGNED)
 
     def _write(self, sdoc: Doc, spans: Sequence[Any]) -> None:
         placed, lost = to_spacy_spans(sdoc, spans, self.alignment_mode, self.counts, scores=True)

@@ -65,6 +65,26 @@ def test_the_tagger_pipe_gives_the_spans_of_distant_predict(sample_run, tmp_path
     assert distant.evaluate(gold, pred).micro.f1 == pytest.approx(report["test"]["micro"]["f1"])
 
 
+def test_the_tagger_pipe_groups_documents_as_distant_predict_whatever_spacys_batch_size(sample_run, monkeypatch):
+    from distant import predict
+
+    parts = []
+    encode = predict.encode_documents
+
+    def recording(model, docs, **kwargs):
+        parts.append(len(docs))
+        return encode(model, docs, **kwargs)
+
+    monkeypatch.setattr(predict, "DOCS_PER_PART", 4)
+    monkeypatch.setattr(predict, "encode_documents", recording)
+    texts = (SAMPLE.joinpath("abstracts.txt").read_text().splitlines() * 2)[:10]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("distant_tagger", config={"model": str(sample_run)})
+    docs = list(nlp.pipe(texts, batch_size=1))
+    assert parts == [4, 4, 2]  # parts of DOCS_PER_PART, not spaCy's batches of 1
+    assert [d.text for d in docs] == texts  # in input order, each doc once
+
+
 def test_a_span_group_instead_of_the_entities(sample_run):
     nlp = spacy.blank("en")
     nlp.add_pipe("distant_tagger", config={"model": str(sample_run), "spans_key": "distant"})
