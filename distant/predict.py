@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -113,21 +114,37 @@ def apply_document_rules(docs: Sequence[Document], layer: str, rules: PredictCon
         _override(docs, AbbreviationLabeler("abbreviation", AbbreviationOptions(layer=layer)), layer)
     if rules.consistency_min_score > 0:
         confident = "confident"
-        for doc in docs:
-            doc.set_spans(confident, [s for s in doc.spans(layer)
-                                      if (s.score or 0.0) >= rules.consistency_min_score])
-        _override(docs, ConsistencyLabeler("consistency", ConsistencyOptions(layers=[confident])), layer)
-        for doc in docs:
-            del doc.layers[confident]
+        with _aside(docs, confident):
+            for doc in docs:
+                doc.set_spans(confident, [s for s in doc.spans(layer)
+                                          if (s.score or 0.0) >= rules.consistency_min_score])
+            _override(docs, ConsistencyLabeler("consistency", ConsistencyOptions(layers=[confident])), layer)
 
 
 def _override(docs: Sequence[Document], labeler: Labeler, layer: str) -> None:
     """Run ``labeler`` on every document; its spans replace the ``layer`` spans they overlap."""
     aggregator = PriorityAggregator([labeler.name, layer], output=layer)
-    for doc in docs:
-        labeler(doc)
-        aggregator(doc)
-        del doc.layers[labeler.name]
+    with _aside(docs, labeler.name):
+        for doc in docs:
+            labeler(doc)
+            aggregator(doc)
+
+
+@contextmanager
+def _aside(docs: Sequence[Document], name: str) -> Iterator[None]:
+    """Lend the layer ``name`` to a rule's working spans: a layer of that name the documents already hold (a
+    labeler's ``abbreviation`` layer in a labeled file) is set aside and put back, not overwritten or lost."""
+    held = {k: (list(doc.layers), doc.layers.pop(name)) for k, doc in enumerate(docs) if name in doc.layers}
+    try:
+        yield
+    finally:
+        for k, doc in enumerate(docs):
+            doc.layers.pop(name, None)
+            if k in held:  # back in its place among the layers
+                order, spans = held[k]
+                rest = dict(doc.layers, **{name: spans})
+                doc.layers.clear()
+                doc.layers.update((n, rest[n]) for n in [*order, *(n for n in rest if n not in order)] if n in rest)
 
 
 def predict_stream(model: Tagger, docs: Iterable[Document], *, batch_size: int | None = None,

@@ -268,6 +268,24 @@ def test_predicted_abbreviations_take_the_long_form_type_and_score_over_the_mode
     assert "abbreviation" not in d.layers  # the helper layer is gone
 
 
+def test_the_document_rules_keep_the_documents_own_layers_of_their_helpers_names():
+    # a labeled file's "abbreviation" layer (the abbreviation labeler's) is not the rules' working layer
+    from distant.predict import apply_document_rules
+
+    d = doc("Levodopa-induced dyskinesia (LID) was seen. LID was rare.")
+    lf = d.text.index("dyskinesia")
+    own = {"gold": [Span(0, 8, "Chemical", "gold")], "abbreviation": [Span(29, 32, "Disease", "abbreviation")],
+           "confident": [Span(0, 8, "Chemical", "someone")], "consistency": []}
+    for name, spans in own.items():
+        d.set_spans(name, list(spans))
+    d.set_spans("pred", [Span(lf, lf + len("dyskinesia"), "Disease", "model", score=0.95)])
+    order = list(d.layers)
+    apply_document_rules([d], "pred", PredictConfig(consistency_min_score=0.9))
+    assert list(d.layers) == order
+    assert {name: d.spans(name) for name in own} == own
+    assert len(d.spans("pred")) == 3  # the rules ran: the long form and both short forms
+
+
 def test_confident_predictions_reach_the_other_occurrences():
     from distant.predict import apply_document_rules
 
