@@ -270,6 +270,106 @@ def run_local(step: Step, inputs: Sequence[Path], output: str | os.PathLike, rea
     return result
 
 
+def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Path], output: str | os.PathLike,
+                   reading: Reading, writing: Writing, *, job: dict[str, Any], resume: bool = False,
+                   on_shard: Callable[[Path, int, Any], None] | None = None) -> JobResult:
+    """Run a job into a folder of shards with ``workers`` forked processes, each doing whole shards.
+
+    Each process builds its step once (``build``, in the process: what the parent built before forking, a
+    dictionary's automaton say, is shared copy-on-write, not copied) and reads, processes and writes one shard at
+    a time, so that nothing but the shard names and counts passes between processes. The shards are recorded in
+    the manifest in input order as they finish in that order, as :func:`run_local` records them: the output
+    (shards and manifest) is the same as with one process.
+
+    Args:
+        build: Returns the step, called once in each worker process.
+        workers: Processes (at most one per shard to do).
+        on_shard: Called in this process with each shard written, its documents and what its step reported
+            (``step.report()`` after the shard, ``None`` for a step without one).
+
+    Raises:
+        DistantError: as :func:`run_local`; a worker's error is raised here, naming its file and line.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.open(output, fingerprint(job), resume)
+    result = JobResult()
+    todo = []
+    for source, name in zip(inputs, shard_targets(inputs, writing)):
+        if manifest.done(source):
+            result.skipped += 1
+        else:
+            todo.append((source, name))
+    if not todo:
+        return result
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+    # concurrent.futures rather than multiprocessing.Pool: a worker that dies (killed, out of memory) breaks the
+    # pool with an error instead of leaving the job waiting for its shard forever
+    pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_pool, initargs=(build,))
+    finished = False
+    try:
+        futures = [pool.submit(_pool_shard, (str(s), str(output / n), reading, writing)) for s, n in todo]
+        for (source, name), future in zip(todo, futures):
+            try:
+                n, report, error = future.result()
+            except BrokenProcessPool:
+                raise DistantError(f"a worker process died (killed, or out of memory?) while writing the shard of "
+                                   f"{source}; the shards finished so far are kept: rerun with --resume",
+                                   output) from None
+            if error is not None:
+                raise DistantError(error)
+            manifest.add(source, name, n)
+            result.documents += n
+            result.shards += 1
+            result.outputs.append(output / name)
+            if on_shard is not None:
+                on_shard(source, n, report)
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown()
+        else:  # an error or an interrupt: stop the shards in progress (they leave only temporary files)
+            _stop(pool)
+    return result
+
+
+def _stop(pool: Any) -> None:
+    """Shut a process pool down now: pending shards cancelled, running ones terminated."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.join(5)
+
+
+_POOL_STEP: list = []  # (build, step): the step of this pool worker, built on its first shard
+
+
+def _init_pool(build: Callable[[], Step]) -> None:
+    _POOL_STEP[:] = [build, None]
+
+
+def _pool_shard(work: tuple[str, str, Reading, Writing]) -> tuple[int, Any, str | None]:
+    """Process one shard in a pool worker; return its documents, its step's report and an error, if any."""
+    source, target, reading, writing = work
+    if _POOL_STEP[1] is None:
+        _POOL_STEP[1] = _POOL_STEP[0]()
+    step = _POOL_STEP[1]
+    try:
+        n = process_shard(step, Path(source), Path(target), reading, writing, writing.shard_format())
+    except DistantError as e:  # bad input is the user's: raised again in the parent, as one line
+        return 0, None, str(e)
+    return n, step.report() if hasattr(step, "report") else None, None
+
+
 def shard_targets(inputs: Sequence[Path], writing: Writing) -> list[str]:
     """Return each input's output shard name.
 

@@ -15,12 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from distant.cli import app
-from distant.docs import Document, Span
+from distant.docs import Document
 from distant.engines import RayOptions, label_corpus
 from distant.errors import DistantError
 from distant.evaluate import evaluate
 from distant.formats import iter_documents, read_documents, write_documents
-from distant.jobs import MANIFEST, Reading, Writing, expand_inputs, shard_name
+from distant.jobs import MANIFEST, Reading, Writing, expand_inputs, run_local_pool, shard_name
 from distant.labelers.pipeline import Labeling, labelers_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,6 +248,54 @@ def test_a_killed_job_resumes_to_the_same_bytes(tmp_path):
     for k in range(4):
         assert (cut / f"part{k}.jsonl").read_bytes() == (whole / f"part{k}.jsonl").read_bytes()
     assert not [n for n in os.listdir(cut) if n.endswith(".tmp")]
+
+
+def test_workers_label_whole_shards_to_the_same_bytes_and_counts(tmp_path):
+    inputs = shards(tmp_path, n=3)
+    one = ok(*label_args(inputs, f"{tmp_path / 'one'}/"))
+    two = ok(*label_args(inputs, f"{tmp_path / 'two'}/", "--workers", "2"))
+    for name in (MANIFEST, "part0.jsonl", "part1.jsonl", "part2.jsonl"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+    def counts(stderr: str) -> list[str]:  # the summary table without its times
+        return [line for line in stderr.splitlines() if line.strip() and not line.startswith(("seconds", "tokens/s"))]
+
+    assert counts(two.stderr) == counts(one.stderr) and any(line.startswith("documents") for line in counts(one.stderr))
+
+    # bad input in one shard: one line naming its file and line; it writes nothing, the shards before it are kept
+    # (a later one that a free worker finished meanwhile may be there too, unrecorded: resuming redoes it)
+    good = inputs[1].read_text()
+    inputs[1].write_text(good.replace("\t", "\tx", 1))
+    broken = runner.invoke(app, label_args(inputs, f"{tmp_path / 'broken'}/", "--workers", "2"))
+    assert broken.exit_code == 2 and "Traceback" not in broken.stderr
+    assert f"{inputs[1]}:" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "broken" / "part1.jsonl").exists()
+    recorded = json.loads((tmp_path / "broken" / MANIFEST).read_text())["shards"]
+    assert [s["output"] for s in recorded] == ["part0.jsonl"]
+    inputs[1].write_text(good)
+    resumed = ok(*label_args(inputs, f"{tmp_path / 'broken'}/", "--workers", "2", "--resume", "-v"))
+    assert "1 shards done before" in resumed.stderr
+    for name in ("part0.jsonl", "part1.jsonl", "part2.jsonl"):
+        assert (tmp_path / "broken" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_a_pool_does_whole_shards_each_in_one_worker_process(tmp_path):
+    inputs = shards(tmp_path, n=3)
+
+    def build():  # called in each worker: forked, so a closure does (nothing is pickled)
+        def step(docs):
+            for doc in docs:
+                doc.meta["pid"] = os.getpid()
+                yield doc
+        return step
+
+    result = run_local_pool(build, 2, inputs, f"{tmp_path / 'out'}/", Reading(), Writing(), job={"test": 1})
+    assert (result.shards, result.documents, result.skipped) == (3, 24, 0)
+    pids = [{d.meta["pid"] for d in iter_documents(tmp_path / "out" / f"part{k}.jsonl")} for k in range(3)]
+    assert all(len(p) == 1 for p in pids) and os.getpid() not in set().union(*pids)
+    again = run_local_pool(build, 2, inputs, f"{tmp_path / 'out'}/", Reading(), Writing(), job={"test": 1},
+                           resume=True)
+    assert (again.shards, again.skipped) == (0, 3)
 
 
 def test_resume_needs_a_folder(tmp_path):
