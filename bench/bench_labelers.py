@@ -5,6 +5,7 @@ spaCy's PhraseMatcher on the same work. Prints tables.
     python bench/bench_labelers.py bc5cdr                   # 1,500 abstracts: tokenize / match / end to end
     python bench/bench_labelers.py synthetic --mb 100 --entries 1000000
     python bench/bench_labelers.py synthetic --mb 5 --entries 50000   # a quick run
+    python bench/bench_labelers.py synthetic --mb 20 --jobs-mb 20 --spacy-mb 0  # + distant label, local and Ray
 
 The data folder is ``$DISTANT_DATA`` (default ``../shared/data``).
 """
@@ -16,6 +17,7 @@ import gc
 import os
 import random
 import resource
+import subprocess
 import sys
 import time
 from itertools import accumulate
@@ -293,6 +295,8 @@ def run_synthetic(args) -> None:
     print(f"{f'end to end from raw text (workers={args.workers})':<52}{seconds:>10.1f}{total_tokens / seconds:>14,.0f}")
     print(f"{'match only (tokenized)':<52}{match_s:>10.1f}{total_tokens / match_s:>14,.0f}")
     print(f"peak RSS {peak_mb():,.0f} MB")
+    if args.jobs_mb > 0:
+        run_jobs(args, entries, vocab, rng)
     if args.spacy_mb > 0:
         t = time.perf_counter()
         nlp, matcher = spacy_phrase_matcher(entries[: args.spacy_entries])
@@ -328,6 +332,43 @@ def run_synthetic(args) -> None:
               f"end to end from raw text: {raw_s / ours_raw_s:.2f}x")
 
 
+def run_jobs(args, entries: list[tuple[str, str]], vocab: list[str], rng: random.Random) -> None:
+    """``distant label`` with the dictionary on ``--jobs-mb`` of the synthetic text, in 4 shards: the local engine
+    with 1 and 2 workers (forked: the automaton built once, shared copy-on-write) and Ray with 1 and 2 actors
+    (built once in the driver, shipped through the object store): wall time and each process's peak memory."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_scale import measured
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    dictionary = work / "dictionary.tsv"
+    dictionary.write_text("".join(f"{t}\t{surface}\n" for t, surface in entries), encoding="utf-8")
+    shards = [work / f"text{k}.txt" for k in range(4)]
+    files = [s.open("w", encoding="utf-8") for s in shards]
+    n = 0
+    for batch in synthetic_documents(int(args.jobs_mb * 1e6), vocab, entries, rng):
+        for d in batch:
+            files[n % 4].write(d.text + "\n")
+            n += 1
+    for f in files:
+        f.close()
+    print(f"\n`distant label` on {sum(s.stat().st_size for s in shards) / 1e6:,.1f} MB of the same text ({n:,} "
+          f"documents, 4 shards) with the {len(entries):,}-entry dictionary ({dictionary.stat().st_size / 1e6:,.0f} MB "
+          "TSV); peak memory per process (RSS; USS = private, not shared with another process):")
+    print("| engine | wall s | peak RSS, all processes | per process: peak RSS / USS |")
+    print("|---|---|---|---|")
+    for name, extra in (("local, 1 worker", ["--workers", "1"]), ("local, 2 workers", ["--workers", "2"]),
+                        ("Ray, 1 actor", ["--engine", "ray", "--actors", "1"]),
+                        ("Ray, 2 actors", ["--engine", "ray", "--actors", "2"])):
+        out = work / f"out-{name.replace(' ', '').replace(',', '-')}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        m = measured([sys.executable, "-m", "distant", "label", *map(str, shards), "-o", f"{out}/", "--dict",
+                      str(dictionary), *extra], per_process=True)
+        big = sorted((p for p in m["processes"].values() if p["rss"] >= 50), key=lambda p: -p["rss"])
+        each = "; ".join(f"{p['name']}: {p['rss']:,.0f} / {p['uss']:,.0f} MB" for p in big)
+        print(f"| {name} | {m['seconds']:,.1f} | {m['peak_mb']:,.0f} MB | {each} |")
+
+
 def PhraseMatcherSubset(entries):  # noqa: N802 - reads like a constructor
     from distant.labelers.dictionary import PhraseMatcher
     m = PhraseMatcher()
@@ -349,6 +390,9 @@ def main() -> None:
     syn.add_argument("--spacy-mb", type=float, default=2.0, help="text for the PhraseMatcher comparison (0: skip)")
     syn.add_argument("--spacy-entries", type=int, default=1_000_000, help="entries given to the PhraseMatcher")
     syn.add_argument("--seed", type=int, default=13)
+    syn.add_argument("--jobs-mb", type=float, default=0.0,
+                     help="text for `distant label` runs with the dictionary, locally and on Ray (0: skip)")
+    syn.add_argument("--work", default="/tmp/bench-labelers", help="where --jobs-mb writes its files")
     args = parser.parse_args()
     {"ablation": run_ablation, "bc5cdr": run_bc5cdr, "synthetic": run_synthetic}[args.task](args)
 

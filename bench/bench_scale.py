@@ -11,8 +11,9 @@ records, structured abstracts where BC5CDR has none, a few records without abstr
 dict_full (untyped) and the stop words, as ``distant label`` does, with the local engine (1 and 2 workers) and
 Ray (1 and 2 actors), each in a fresh process tree whose peak resident memory is sampled from /proc; then the
 first ``--subset-mb`` of shards alone (peak memory on 100 MB against the whole); then prediction of
-``--predict-mb`` of shards with a trained model on the CPU. It prints Markdown tables and a projection for all
-of PubMed. Nothing else should run on the machine meanwhile.
+``--predict-mb`` of shards (whole shards, at least one) with a trained model on the CPU. It prints Markdown
+tables and a projection for all of PubMed. ``--settings`` picks the labeling settings (the first is also the
+subset's and the projection's). Nothing else should run on the machine meanwhile.
 """
 
 from __future__ import annotations
@@ -119,17 +120,27 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measured(command: list[str]) -> dict[str, float]:
-    """Run ``command``; return its wall time, the peak summed RSS of its process tree and the largest process's."""
+def measured(command: list[str], *, per_process: bool = False) -> dict:
+    """Run ``command``; return its wall time, the peak summed RSS of its process tree and the largest process's
+    (``per_process``: also each process's name and peak RSS and USS, under ``processes``)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"total": 0.0, "largest": 0.0}
+    processes: dict[int, dict] = {}  # pid -> its name and peak RSS / USS (private memory), MB
 
     def sample() -> None:
         while proc.poll() is None:
-            sizes = [_rss_mb(p) for p in _tree(proc.pid)]
+            pids = _tree(proc.pid)
+            sizes = [_rss_mb(p) for p in pids]
             peak["total"] = max(peak["total"], sum(sizes))
             peak["largest"] = max(peak["largest"], max(sizes, default=0.0))
+            if per_process:
+                for pid, rss in zip(pids, sizes):
+                    seen = processes.setdefault(pid, {"name": _name(pid), "rss": 0.0, "uss": 0.0})
+                    if rss > seen["rss"]:  # Ray renames its workers as they take tasks: the name at the peak
+                        seen["name"] = _name(pid)
+                    seen["rss"] = max(seen["rss"], rss)
+                    seen["uss"] = max(seen["uss"], _uss_mb(pid))
             time.sleep(0.25)
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -139,7 +150,37 @@ def measured(command: list[str]) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(command)}\n{err[-2000:]}")
     return {"seconds": time.perf_counter() - start, "peak_mb": peak["total"], "largest_mb": peak["largest"],
-            "stderr": err}
+            "stderr": err, "processes": processes}
+
+
+def _uss_mb(pid: int) -> float:
+    """The process's private memory (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup): what it does not
+    share with others, e.g. with the parent it was forked from."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except OSError:
+        pass
+    return total / 1024
+
+
+def _name(pid: int) -> str:
+    """A short name for a process: Ray's title (``ray::MapWorker(...)``), its binary or its script."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = [w.decode(errors="replace") for w in f.read().split(b"\0") if w]
+    except OSError:
+        return "?"
+    line = " ".join(words)
+    if "ray::" in line:
+        return line[line.index("ray::"):].split(" ")[0][:60]
+    scripts = [Path(w).name for w in words[1:] if w.endswith(".py")]
+    if scripts:
+        return f"{Path(words[0]).name} {scripts[0]}"
+    return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]))[:60]
 
 
 def _tokens(stderr: str) -> int:
@@ -164,25 +205,29 @@ def run(args: argparse.Namespace) -> None:
     print(f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; corpus {len(shards)} "
           f"shards, {xml_mb:,.0f} MB of XML ({sum(s.stat().st_size for s in shards) / 2**20:,.0f} MB gzip)\n")
     rows, tokens = [], 0
-    settings = [("local", ["--workers", "1"]), ("local", ["--workers", "2"]),
-                ("ray", ["--engine", "ray", "--actors", "1"]), ("ray", ["--engine", "ray", "--actors", "2"])]
+    every = {"local1": ("local", ["--workers", "1"]), "local2": ("local", ["--workers", "2"]),
+             "ray1": ("ray", ["--engine", "ray", "--actors", "1"]), "ray2": ("ray", ["--engine", "ray", "--actors", "2"])}
+    settings = [every[name] for name in args.settings.split(",")]
     for engine, extra in settings:
         out = work / f"label-{engine}-{extra[-1]}"
         _clean(out)
         m = measured([*distant, "label", str(corpus), "-o", f"{out}/", *labeling, *extra])
         tokens = tokens or _tokens(m["stderr"])
         rows.append((f"{engine}, {extra[-1]} {'workers' if engine == 'local' else 'actors'}", m))
-    same = all(_same(work / f"label-{e}-{x[-1]}", work / "label-local-1") for e, x in settings)
+    first = work / f"label-{settings[0][0]}-{settings[0][1][-1]}"
+    same = all(_same(work / f"label-{e}-{x[-1]}", first) for e, x in settings)
     print("| labeling | wall s | tokens/s | tokens/s per process | peak RSS (all processes) | largest process |")
     print("|---|---|---|---|---|---|")
     for (name, m), (_, extra) in zip(rows, settings):
         n = int(extra[-1])
         print(f"| {name} | {m['seconds']:,.0f} | {tokens / m['seconds']:,.0f} | {tokens / m['seconds'] / n:,.0f} | "
               f"{m['peak_mb']:,.0f} MB | {m['largest_mb']:,.0f} MB |")
-    print(f"\nevery engine's shards identical to the local engine's with 1 worker: {same}; {tokens:,} tokens")
+    print(f"\nevery setting's shards identical to those of {rows[0][0]}: {same}; {tokens:,} tokens")
     base = dict(rows)
-    print(f"speed-up: local 2 workers {base['local, 1 workers']['seconds'] / base['local, 2 workers']['seconds']:.2f}x,"
-          f" Ray 2 actors {base['ray, 1 actors']['seconds'] / base['ray, 2 actors']['seconds']:.2f}x over one")
+    for engine, unit in (("local", "workers"), ("ray", "actors")):
+        if f"{engine}, 1 {unit}" in base and f"{engine}, 2 {unit}" in base:
+            print(f"speed-up of {engine} with 2 {unit} over one: "
+                  f"{base[f'{engine}, 1 {unit}']['seconds'] / base[f'{engine}, 2 {unit}']['seconds']:.2f}x")
 
     subset = _first(shards, args.subset_mb * 2**20)
     sub_dir = work / "subset"
@@ -192,9 +237,9 @@ def run(args: argparse.Namespace) -> None:
         os.symlink(s.resolve(), sub_dir / s.name)
     out = work / "label-subset"
     _clean(out)
-    small = measured([*distant, "label", str(sub_dir), "-o", f"{out}/", *labeling])
-    whole = base["local, 1 workers"]
-    print(f"\n| input | XML MB | peak RSS |\n|---|---|---|\n| {len(subset)} shards | "
+    small = measured([*distant, "label", str(sub_dir), "-o", f"{out}/", *labeling, *settings[0][1]])
+    whole = rows[0][1]  # the same setting on every shard
+    print(f"\n{rows[0][0]}:\n| input | XML MB | peak RSS |\n|---|---|---|\n| {len(subset)} shards | "
           f"{sum(_xml_bytes(s) for s in subset) / 2**20:,.0f} | {small['peak_mb']:,.0f} MB |\n| all {len(shards)} shards | "
           f"{xml_mb:,.0f} | {whole['peak_mb']:,.0f} MB |\nratio {whole['peak_mb'] / small['peak_mb']:.2f}")
 
@@ -213,20 +258,28 @@ def run(args: argparse.Namespace) -> None:
         print(f"\nprediction, CPU, {len(pred_in)} shards ({sum(_xml_bytes(s) for s in pred_in) / 2**20:,.0f} MB "
               f"XML), {n_docs:,} documents: {m['seconds']:,.0f} s wall, {n_docs / m['seconds']:,.1f} documents/s, "
               f"peak RSS {m['peak_mb']:,.0f} MB; {info.split('INFO: ')[-1]}")
-        project(tokens / whole["seconds"], n_docs / m["seconds"], tokens)
+        project(tokens / whole["seconds"] / int(settings[0][1][-1]), n_docs / m["seconds"], tokens)
     else:
-        project(tokens / whole["seconds"], None, tokens)
+        project(tokens / whole["seconds"] / int(settings[0][1][-1]), None, tokens)
 
 
 def project(label_tps: float, predict_dps: float | None, tokens: int) -> None:
+    """Print how long PubMed would take at the per-core rates measured (``predict_dps``: on all this machine's
+    cores, the threads ``distant predict`` uses by default)."""
+    per_core = predict_dps / (os.cpu_count() or 1) if predict_dps else None
     print(f"\nprojection for PubMed (~{PUBMED_ABSTRACTS / 1e6:.0f} M abstracts, ~{PUBMED_TOKENS / 1e9:.0f} B tokens), "
-          "assuming throughput linear in workers (each shard independent) and the rates measured here:")
+          f"assuming throughput linear in cores (each shard independent) and the per-core rates measured here "
+          f"(labeling {label_tps:,.0f} tokens/s"
+          + (f", prediction {per_core:,.1f} documents/s" if per_core else "") + "):")
     for cores in (2, 16, 64, 256):
-        hours = PUBMED_TOKENS / (label_tps * cores) / 3600
-        line = f"- labeling on {cores} cores: {hours:,.1f} h"
-        if predict_dps:
-            line += f"; prediction on {cores} CPU cores: {PUBMED_ABSTRACTS / (predict_dps * cores) / 3600:,.0f} h"
+        line = f"- labeling on {cores} cores: {_duration(PUBMED_TOKENS / (label_tps * cores))}"
+        if per_core:
+            line += f"; prediction on {cores} CPU cores: {_duration(PUBMED_ABSTRACTS / (per_core * cores))}"
         print(line)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.0f} min"
 
 
 def _xml_bytes(path: Path) -> int:
@@ -268,6 +321,9 @@ def main() -> None:
     r.add_argument("--subset-mb", type=float, default=100.0)
     r.add_argument("--predict-mb", type=float, default=100.0)
     r.add_argument("--model", help="a trained run folder, for the prediction row")
+    r.add_argument("--settings", default="local1,local2,ray1,ray2",
+                   help="labeling settings, comma-separated, from local1, local2, ray1, ray2; the first is also run "
+                        "on the --subset-mb shards and its rate is the projection's")
     args = parser.parse_args()
     make(args) if args.what == "make" else run(args)
 
