@@ -249,6 +249,8 @@ def test_annotation_tool_exports_are_read(tmp_path, caplog):
     ("brat", "x.ann", "T1\tChemical 0 99\tAspirin\n", r"x.ann:1: found offsets 0 99"),
     ("brat", "x.ann", "T1\tChemical 0 7\tAspirin\nT1\tChemical 0 7\tAspirin\n", r"x.ann:2: found the id T1"),
     ("brat", "x.ann", "T1 Chemical 0 7 Aspirin\n", r"x.ann:1: found 'T1 Chemical 0 7 Aspirin', expected a brat .ann file"),
+    ("brat", "x.ann", "T1\tChemical 0 7\tAspirin\nT 2\tDisease 14 19\tfever\n",  # an id with a space (found by fuzzing)
+     r"x.ann:2: found 'T 2\\tDisease 14 19\\tfever', expected a text-bound annotation"),
     ("prodigy", "x.jsonl", '{"text": "abc", "spans": [{"start": 0, "end": "1", "label": "X"}]}\n',
      r"x.jsonl:1: found offsets 0, \"1\", expected integers"),
     ("doccano", "x.jsonl", '{"text": "abc"}\n{"text": "abc", "label": [[0, 1]]}\n', r"x.jsonl:2: found label ="),

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 EXPECTED_ANN = "a brat .ann file (T, R, E, A, M, N, # or * lines)"
 EXPECTED_FOLDER = "a folder of brat .txt and .ann pairs"
-_T_LINE = re.compile(r"^(T[^\t]*)\t(\S+) ([0-9]+ [0-9]+(?:;[0-9]+ [0-9]+)*)\t(.*)$", re.DOTALL)
+_T_LINE = re.compile(r"^(T\S*)\t(\S+) ([0-9]+ [0-9]+(?:;[0-9]+ [0-9]+)*)\t(.*)$", re.DOTALL)
 _N_LINE = re.compile(r"^(N[^\t]*)\tReference (T\S*) (\S+)(?:\t.*)?$", re.DOTALL)
 _KINDS = "TREAMN#*"
 _UNSAFE_ID = set('/\\:*?"<>|\0')
