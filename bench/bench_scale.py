@@ -243,6 +243,7 @@ def run(args: argparse.Namespace) -> None:
           f"{sum(_xml_bytes(s) for s in subset) / 2**20:,.0f} | {small['peak_mb']:,.0f} MB |\n| all {len(shards)} shards | "
           f"{xml_mb:,.0f} | {whole['peak_mb']:,.0f} MB |\nratio {whole['peak_mb'] / small['peak_mb']:.2f}")
 
+    predict_dps = None
     if args.model:
         pred_in = _first(shards, args.predict_mb * 2**20)
         pred_dir = work / "predict-in"
@@ -258,12 +259,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"\nprediction, CPU, {len(pred_in)} shards ({sum(_xml_bytes(s) for s in pred_in) / 2**20:,.0f} MB "
               f"XML), {n_docs:,} documents: {m['seconds']:,.0f} s wall, {n_docs / m['seconds']:,.1f} documents/s, "
               f"peak RSS {m['peak_mb']:,.0f} MB; {info.split('INFO: ')[-1]}")
-        project(tokens / whole["seconds"] / int(settings[0][1][-1]), n_docs / m["seconds"], tokens)
-    else:
-        project(tokens / whole["seconds"] / int(settings[0][1][-1]), None, tokens)
+        predict_dps = n_docs / m["seconds"]
+    project(tokens / whole["seconds"] / int(settings[0][1][-1]), predict_dps)
 
 
-def project(label_tps: float, predict_dps: float | None, tokens: int) -> None:
+def project(label_tps: float, predict_dps: float | None) -> None:
     """Print how long PubMed would take at the per-core rates measured (``predict_dps``: on all this machine's
     cores, the threads ``distant predict`` uses by default)."""
     per_core = predict_dps / (os.cpu_count() or 1) if predict_dps else None

@@ -30,8 +30,8 @@ from typing import Any
 
 from distant.docs import Document
 from distant.errors import DistantError
-from distant.jobs import (JobResult, Manifest, Reading, Writing, fingerprint, is_shard_folder, process_shard,
-                          run_local, run_local_pool, shard_targets)
+from distant.jobs import (JobResult, Reading, Writing, is_shard_folder, open_shard_folder, process_shard,
+                          record_shard, run_local, run_local_pool)
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,8 @@ def run_ray(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
     result = JobResult()
     temp = None
     if folder_mode:
-        output.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest.open(output, fingerprint(job), resume)
-        names = shard_targets(inputs, writing)
-        todo = [(s, output / n) for s, n in zip(inputs, names) if not manifest.done(s)]
-        result.skipped = len(inputs) - len(todo)
+        manifest, pending, result = open_shard_folder(output, inputs, writing, job=job, resume=resume)
+        todo = [(s, output / n) for s, n in pending]
         fmt = writing.shard_format()
     else:
         temp = Path(tempfile.mkdtemp(prefix=".distant-ray-", dir=output.resolve().parent))
@@ -228,10 +225,7 @@ def run_ray(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
         rows = _map_shards(ray, factory, todo, fmt, reading, writing, options) if todo else iter(())
         if folder_mode:
             for row in rows:  # recorded as they finish: a killed job resumes after the last one
-                manifest.add(Path(row["source"]), Path(row["target"]).name, int(row["documents"]))
-                result.documents += int(row["documents"])
-                result.outputs.append(Path(row["target"]))
-                result.shards += 1
+                record_shard(manifest, result, Path(row["source"]), Path(row["target"]).name, int(row["documents"]))
         else:
             for _ in rows:
                 pass

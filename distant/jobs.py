@@ -253,21 +253,41 @@ def run_local(step: Step, inputs: Sequence[Path], output: str | os.PathLike, rea
         result.documents = write_documents(docs, output, writing.fmt, layer=writing.layer, scheme=writing.scheme)
         result.shards, result.outputs = 1, [output]
         return result
-    output.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.open(output, fingerprint(job), resume)
-    targets = shard_targets(inputs, writing)
-    for source, name in zip(inputs, targets):
-        if manifest.done(source):
-            result.skipped += 1
-            continue
+    manifest, todo, result = open_shard_folder(output, inputs, writing, job=job, resume=resume)
+    for source, name in todo:
         n = process_shard(step, source, output / name, reading, writing, writing.shard_format())
-        manifest.add(source, name, n)
-        result.documents += n
-        result.shards += 1
-        result.outputs.append(output / name)
+        record_shard(manifest, result, source, name, n)
         if on_shard is not None:
             on_shard(source, n)
     return result
+
+
+def open_shard_folder(output: Path, inputs: Sequence[Path], writing: Writing, *, job: dict[str, Any],
+                      resume: bool) -> tuple[Manifest, list[tuple[Path, str]], JobResult]:
+    """Create or take up a folder of shards; return its manifest, the ``(input, shard name)`` pairs still to do
+    and a result that counts the shards done before (``skipped``).
+
+    Raises:
+        DistantError: a folder that holds another job, or two inputs that would write the same shard.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.open(output, fingerprint(job), resume)
+    result = JobResult()
+    todo = []
+    for source, name in zip(inputs, shard_targets(inputs, writing)):
+        if manifest.done(source):
+            result.skipped += 1
+        else:
+            todo.append((source, name))
+    return manifest, todo, result
+
+
+def record_shard(manifest: Manifest, result: JobResult, source: Path, name: str, documents: int) -> None:
+    """Record a written shard in the manifest (a killed job resumes after it) and in the result."""
+    manifest.add(source, name, documents)
+    result.documents += documents
+    result.shards += 1
+    result.outputs.append(manifest.folder / name)
 
 
 def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Path], output: str | os.PathLike,
@@ -275,7 +295,7 @@ def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Pat
                    on_shard: Callable[[Path, int, Any], None] | None = None) -> JobResult:
     """Run a job into a folder of shards with ``workers`` forked processes, each doing whole shards.
 
-    Each process builds its step once (``build``, in the process: what the parent built before forking, a
+    Each process builds its step when it starts (``build``, in the process: what the parent built before forking, a
     dictionary's automaton say, is shared copy-on-write, not copied) and reads, processes and writes one shard at
     a time, so that nothing but the shard names and counts passes between processes. The shards are recorded in
     the manifest in input order as they finish in that order, as :func:`run_local` records them: the output
@@ -295,15 +315,7 @@ def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Pat
     from concurrent.futures.process import BrokenProcessPool
 
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.open(output, fingerprint(job), resume)
-    result = JobResult()
-    todo = []
-    for source, name in zip(inputs, shard_targets(inputs, writing)):
-        if manifest.done(source):
-            result.skipped += 1
-        else:
-            todo.append((source, name))
+    manifest, todo, result = open_shard_folder(output, inputs, writing, job=job, resume=resume)
     if not todo:
         return result
     methods = mp.get_all_start_methods()
@@ -323,10 +335,7 @@ def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Pat
                                    output) from None
             if error is not None:
                 raise DistantError(error)
-            manifest.add(source, name, n)
-            result.documents += n
-            result.shards += 1
-            result.outputs.append(output / name)
+            record_shard(manifest, result, source, name, n)
             if on_shard is not None:
                 on_shard(source, n, report)
         finished = True
@@ -340,29 +349,29 @@ def run_local_pool(build: Callable[[], Step], workers: int, inputs: Sequence[Pat
 
 def _stop(pool: Any) -> None:
     """Shut a process pool down now: pending shards cancelled, running ones terminated."""
-    pool.shutdown(wait=False, cancel_futures=True)
     if hasattr(pool, "terminate_workers"):  # Python 3.14
         pool.terminate_workers()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         process.terminate()
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.join(5)
 
 
-_POOL_STEP: list = []  # (build, step): the step of this pool worker, built on its first shard
+_POOL_STEP: Any = None  # the step of this pool worker process
 
 
 def _init_pool(build: Callable[[], Step]) -> None:
-    _POOL_STEP[:] = [build, None]
+    global _POOL_STEP
+    _POOL_STEP = build()
 
 
 def _pool_shard(work: tuple[str, str, Reading, Writing]) -> tuple[int, Any, str | None]:
     """Process one shard in a pool worker; return its documents, its step's report and an error, if any."""
     source, target, reading, writing = work
-    if _POOL_STEP[1] is None:
-        _POOL_STEP[1] = _POOL_STEP[0]()
-    step = _POOL_STEP[1]
+    step = _POOL_STEP
     try:
         n = process_shard(step, Path(source), Path(target), reading, writing, writing.shard_format())
     except DistantError as e:  # bad input is the user's: raised again in the parent, as one line
