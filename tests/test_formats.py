@@ -263,6 +263,34 @@ def test_jsonl_round_trip_keeps_every_layer_and_field(tmp_path):
            [(d.id, d.text, d.tokens, d.sentences, d.layers, d.meta) for d in (doc, Document("x2", ""))]
 
 
+def test_jsonl_writes_what_json_reads_back_even_where_orjson_refuses(tmp_path):
+    """orjson writes the lines; an integer beyond 64 bits or a non-string key goes through json.dumps."""
+    import json
+
+    from distant.formats.jsonl import to_json
+
+    docs = [Document("a", "Aspirin x", meta={"big": 2 ** 70, "f": 1e-7, "s": "\u00e9\u2028\u0000"}),
+            Document("b", "fever", meta={"n": {"1": [0.5, None, True]}})]
+    docs[1].set_tokens([(0, 5)])
+    docs[1].set_spans("dict", [Span(0, 5, "Disease", "dict", score=1 / 3)])
+    write_documents(docs, tmp_path / "a.jsonl")
+    lines = (tmp_path / "a.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [json.loads(line) for line in lines[:-1]] == [to_json(d) for d in docs]
+    again = read_documents(tmp_path / "a.jsonl")
+    assert [(d.id, d.text, d.tokens, d.layers, d.meta) for d in again] == \
+           [(d.id, d.text, d.tokens, d.layers, d.meta) for d in docs]
+
+
+@pytest.mark.parametrize("score, meta", [(float("nan"), {}), (None, {"x": [1.0, float("inf")]}),
+                                         (None, {"x": {"y": float("-inf")}})])
+def test_jsonl_writer_refuses_a_nan_or_an_infinity_rather_than_writing_null(tmp_path, score, meta):
+    doc = Document("d7", "fever", meta=meta)
+    doc.set_spans("pred", [Span(0, 5, "Disease", score=score)])
+    with pytest.raises(DistantError, match="document d7: .*finite"):
+        write_documents([doc], tmp_path / "a.jsonl")
+    assert not (tmp_path / "a.jsonl").exists()
+
+
 @pytest.mark.parametrize("line, message", [
     ('{"id": "a", "text": "abc"', "found invalid JSON"),
     ('["a"]', "found the line = [\"a\"], expected a JSON object"),

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from distant.atomic import atomic_open
 from distant.docs import GOLD, PRED, Document, Span, label_problem
 from distant.errors import DistantError
@@ -170,23 +172,64 @@ def write(docs: Iterable[Document], path: Path, *, layer: str = PRED, scheme: st
         DistantError: a document whose ``meta`` cannot be written as JSON.
     """
     path = Path(path)
-    with atomic_open(path) as f:
+    with atomic_open(path, "wb") as f:
         for doc in docs:
-            try:
-                line = json.dumps(to_json(doc), ensure_ascii=False, allow_nan=False)
-            except (TypeError, ValueError, RecursionError) as e:
-                raise DistantError(f"document {doc.id}: cannot write as JSON ({e}); expected JSON values in meta "
-                                   "and finite scores", path) from None
-            f.write(line)
-            f.write("\n")
+            f.write(dump_line(doc, path))
 
 
-def to_json(doc: Document) -> dict[str, Any]:
-    """Return the JSON object of a document (what one line of the file holds)."""
+def dump_line(doc: Document, path: Path | str = "-") -> bytes:
+    """Return the UTF-8 line (newline included) that holds ``doc``.
+
+    orjson writes it; a document orjson refuses (an integer beyond 64 bits, a non-string meta key) goes through
+    :func:`json.dumps`, which writes the same JSON value. Either way a NaN or an infinity is an error, not
+    ``null``.
+
+    Raises:
+        DistantError: a document whose ``meta`` cannot be written as JSON, or a score that is not finite.
+    """
+    obj = to_json(doc, tuples=True)
+    try:
+        if not _finite(obj.get("meta")):  # span scores: _span_json
+            raise ValueError("Out of range float values are not JSON compliant")
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            line = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+            return line.encode("utf-8") + b"\n"
+    except (TypeError, ValueError, RecursionError) as e:
+        raise DistantError(f"document {doc.id}: cannot write as JSON ({e}); expected JSON values in meta "
+                           "and finite scores", path) from None
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    """Return whether ``value`` holds no NaN or infinity (orjson would write them as ``null``)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 200:
+        raise RecursionError("maximum recursion depth exceeded while checking the values")
+    if isinstance(value, dict):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
+
+
+def to_json(doc: Document, *, tuples: bool = False) -> dict[str, Any]:
+    """Return the JSON object of a document (what one line of the file holds).
+
+    Args:
+        doc: The document.
+        tuples: Give the token and sentence offsets as the document's own ``(start, end)`` tuples (the same
+            JSON), not as new lists.
+    """
     obj: dict[str, Any] = {"id": doc.id, "text": doc.text}
     if doc.tokens is not None:
-        obj["tokens"] = [[s, e] for s, e in doc.tokens]
-        obj["sentences"] = [[a, b] for a, b in doc.sentences or []]
+        if tuples:
+            obj["tokens"] = doc.tokens
+            obj["sentences"] = doc.sentences or []
+        else:
+            obj["tokens"] = [[s, e] for s, e in doc.tokens]
+            obj["sentences"] = [[a, b] for a, b in doc.sentences or []]
     obj["spans"] = {name: [_span_json(s) for s in spans] for name, spans in doc.layers.items()}
     if doc.meta:
         obj["meta"] = doc.meta
@@ -200,5 +243,7 @@ def _span_json(span: Span) -> dict[str, Any]:
     if span.kb_id is not None:
         obj["kb_id"] = span.kb_id
     if span.score is not None:
+        if not math.isfinite(span.score):
+            raise ValueError(f"found span {span.start}-{span.end} with score {span.score}")
         obj["score"] = span.score
     return obj
