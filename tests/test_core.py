@@ -45,6 +45,46 @@ def test_sentence_breaks_after_title_and_closers():
     assert firsts == ["Title", "Abstract", "Next", "Last"]
 
 
+def _reference_sentences(text, tokens, breaks=()):
+    """The sentence rules written as a walk over every token (the splitter visits only the candidates)."""
+    newline_before = [i > 0 and "\n" in text[tokens[i - 1][1]:s] or i == 0 and "\n" in text[:s]
+                      for i, (s, _) in enumerate(tokens)]
+    sentences, first, ended = [], 0, False
+    for i, (s, e) in enumerate(tokens):
+        tok = text[s:e]
+        closer = tok in {")", "]", "}", '"', "'", "\u201d", "\u2019"}
+        if i > first and (newline_before[i] or s in set(breaks) or (ended and not closer)):
+            sentences.append((first, i))
+            first, ended = i, False
+        if tok in {".", "!", "?"}:
+            p = tokens[i - 1] if i > 0 else None
+            initial = (tok == "." and p is not None and p[1] == s and p[1] - p[0] == 1 and text[p[0]].isupper()
+                       and (p[0] == 0 or not text[p[0] - 1].isalnum()))
+            ended = not initial
+    if first < len(tokens):
+        sentences.append((first, len(tokens)))
+    return sentences
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "T", "J", "Bx", "1", ".", "!", "?", ")", "]", '"', "'", "\u201d", "(", " ",
+                                 "\n", "\n\n", "e.g.", "0.5", "al."]), max_size=30).map("".join),
+       st.lists(st.integers(0, 40), max_size=3))
+def test_sentences_follow_the_rules_token_by_token(text, breaks):
+    tokens, sentences = default_tokenizer().tokenize(text, breaks)
+    assert sentences == _reference_sentences(text, tokens, breaks)
+
+
+def test_sentences_follow_the_rules_token_by_token_on_bc5cdr(data_dir):
+    from distant.formats import read_documents
+
+    docs = read_documents(data_dir / "BC5CDR/original/CDR_TestSet.PubTator.txt", "pubtator")
+    tokenizer = default_tokenizer()
+    for d in docs:
+        tokens, sentences = tokenizer.tokenize(d.text, d.meta.get("breaks", ()))
+        assert sentences == _reference_sentences(d.text, tokens, d.meta.get("breaks", ()))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
 def test_tokenizer_offsets_property(text):
