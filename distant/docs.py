@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from distant.errors import DistantError
@@ -164,8 +165,8 @@ class Document:
     def _index(self) -> tuple[list[int], list[int]]:
         if self._starts is None or self._ends is None:
             tokens = self._require_tokens()
-            self._starts = [s for s, _ in tokens]
-            self._ends = [e for _, e in tokens]
+            self._starts = list(map(itemgetter(0), tokens))
+            self._ends = list(map(itemgetter(1), tokens))
         return self._starts, self._ends
 
     def token_range(self, start: int, end: int) -> tuple[int, int] | None:
@@ -197,12 +198,17 @@ class Document:
         sentence_of = self.sentence_of_token() if within_sentence else None
         aligned: list[TokenSpan] = []
         unaligned: list[Span] = []
-        for span in spans:
-            found = self.token_range(span.start, span.end)
-            if found is None or (sentence_of is not None and sentence_of[found[0]] != sentence_of[found[1] - 1]):
-                unaligned.append(span)
+        starts, ends = self._index()
+        n = len(starts)
+        bisect_left = bisect.bisect_left
+        for span in spans:  # token_range, inlined: this runs for every span of every labeler
+            i = bisect_left(starts, span.start)
+            j = bisect_left(ends, span.end)
+            if (i < n and starts[i] == span.start and j < n and ends[j] == span.end and i <= j
+                    and (sentence_of is None or sentence_of[i] == sentence_of[j])):
+                aligned.append(TokenSpan(i, j + 1, span))
             else:
-                aligned.append(TokenSpan(found[0], found[1], span))
+                unaligned.append(span)
         return aligned, unaligned
 
     def char_span(self, i: int, j: int) -> tuple[int, int]:

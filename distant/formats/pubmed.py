@@ -108,7 +108,7 @@ def _local(tag: str) -> str:
 
 def _text(elem: ET.Element | None) -> str:
     """Return the text of ``elem`` with its inline markup as text and white space runs as one space."""
-    return "" if elem is None else _SPACE.sub(" ", "".join(elem.itertext())).strip()
+    return "" if elem is None else " ".join("".join(elem.itertext()).split())  # str.split: the white space of \s
 
 
 def _document(record: ET.Element, number: int, name: str) -> tuple[Document | None, str]:

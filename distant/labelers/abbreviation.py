@@ -51,6 +51,8 @@ class AbbreviationLabeler(Labeler):
 
     Options = AbbreviationOptions
 
+    spans_on_tokens = True  # find_spans: from the document's token offsets
+
     def __init__(self, name: str = "abbreviation", options: AbbreviationOptions | None = None) -> None:
         super().__init__(name)
         self.options = options or AbbreviationOptions()
@@ -65,9 +67,10 @@ class AbbreviationLabeler(Labeler):
         for first, last in doc.sentences or []:
             k = first
             while k < last:
-                if words[k] != "(":
-                    k += 1
-                    continue
+                try:
+                    k = words.index("(", k, last)  # the next opening parenthesis (in C, not a loop here)
+                except ValueError:
+                    break
                 m = k + 1
                 while m < last and words[m] not in ("(", ")"):
                     m += 1
@@ -152,10 +155,23 @@ class AbbreviationLabeler(Labeler):
             scores = [span.score for span in found if span.score is not None]
             score = min(scores) if scores else None  # a short form is as sure as its long form
             target = tokenizer.words(short)
-            n = len(target)
-            for i in range(len(words) - n + 1):
-                if words[i] == target[0] and words[i:i + n] == target:
-                    yield Span(tokens[i][0], tokens[i + n - 1][1], label, self.name, score=score)
+            for i in _occurrences(words, target):
+                yield Span(tokens[i][0], tokens[i + len(target) - 1][1], label, self.name, score=score)
+
+
+def _occurrences(words: list[str], target: list[str]) -> Iterator[int]:
+    """Yield each ``i`` where ``words[i:i + len(target)] == target`` (a non-empty target), in order."""
+    n = len(target)
+    last = len(words) - n + 1
+    i = 0
+    while i < last:
+        try:
+            i = words.index(target[0], i, last)
+        except ValueError:
+            return
+        if words[i:i + n] == target:
+            yield i
+        i += 1
 
 
 def doc_token_start(tokens: list[tuple[int, int]], offset: int, lo: int, hi: int) -> int | None:

@@ -32,6 +32,9 @@ class Labeler:
     """
 
     Options: ClassVar[type | None] = None  # the options dataclass a config table is built into
+    # True where find_spans builds every span from the document's own token offsets (aligned by construction),
+    # so that __call__ need not align them again; a subclass whose find_spans may not, sets it back to False.
+    spans_on_tokens: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -61,16 +64,20 @@ class Labeler:
         """Tokenize ``doc`` if needed, find, check and store spans in ``doc.layers[self.name]``."""
         if not doc.is_tokenized:
             default_tokenizer()(doc)
-        n = len(doc.text)
         found = list(self.find_spans(doc))
-        inside = [s for s in found if 0 <= s.start < s.end <= n]
-        aligned, unaligned = doc.align(inside)
-        bad = len(unaligned) + len(found) - len(inside)
-        if bad:
-            self.misaligned += bad
-            logger.warning("document %s: labeler %s produced %d span(s) not on token boundaries; skipped",
-                           doc.id, self.name, bad)
-        doc.set_spans(self.name, [s if s.source == self.name else s.with_(source=self.name) for _, _, s in aligned])
+        if self.spans_on_tokens:
+            kept = found
+        else:
+            n = len(doc.text)
+            inside = [s for s in found if 0 <= s.start < s.end <= n]
+            aligned, unaligned = doc.align(inside)
+            kept = [s for _, _, s in aligned]
+            bad = len(unaligned) + len(found) - len(inside)
+            if bad:
+                self.misaligned += bad
+                logger.warning("document %s: labeler %s produced %d span(s) not on token boundaries; skipped",
+                               doc.id, self.name, bad)
+        doc.set_spans(self.name, [s if s.source == self.name else s.with_(source=self.name) for s in kept])
         return doc
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
-from operator import add
+from operator import add, itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -289,7 +289,7 @@ def select_longest(matches: Sequence[M]) -> list[M]:
     A match is any tuple that starts with ``(first token, last token + 1)``."""
     if len(matches) <= 1:
         return list(matches)
-    ms = sorted(matches, key=lambda m: (m[1], m[0]))
+    ms = sorted(matches, key=itemgetter(1, 0))
     if all(ms[k][0] >= ms[k - 1][1] for k in range(1, len(ms))):
         return ms  # nothing overlaps: the common case
     ends = [m[1] for m in ms]
@@ -445,6 +445,8 @@ class DictionaryLabeler(Labeler):
             if longest:
                 untyped = select_longest(untyped)
         return typed + untyped
+
+    spans_on_tokens = True  # find_spans: from the document's token offsets
 
     def find_spans(self, doc: Document) -> Iterator[Span]:
         words = doc.words()
