@@ -21,9 +21,10 @@ writes them, in input order, in the output's format.
 from __future__ import annotations
 
 import logging
+import pickle
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,12 @@ class Predicting:
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         yield from self.tagger.tag_documents(docs, progress=self.factory.progress)
 
+    def report(self) -> dict[str, float]:
+        """Return the prediction counts since the last report (one per shard)."""
+        now = dict(self.stats)
+        before, self._reported = getattr(self, "_reported", {}), now
+        return {k: v - before.get(k, 0) for k, v in now.items()}
+
 
 @dataclass
 class ConvertStep(StepFactory):
@@ -146,8 +153,14 @@ def run_job(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
         step = factory.build()
         return run_local(step, inputs, output, reading, writing, job=job, resume=resume), step
     if engine == "ray":
-        return run_ray(factory, inputs, output, reading, writing, job=job, resume=resume,
-                       options=ray or RayOptions()), None
+        import time
+
+        start = time.perf_counter()
+        totals = _Reports(factory)
+        result = run_ray(factory, inputs, output, reading, writing, job=job, resume=resume,
+                         options=ray or RayOptions(), on_report=totals.add)
+        totals.finish(time.perf_counter() - start)
+        return result, totals if totals.stats is not None else None
     raise DistantError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
 
 
@@ -176,6 +189,35 @@ def _label_shards_in_parallel(factory: LabelStep, inputs: Sequence[Path], output
 
 
 # -- Ray ----------------------------------------------------------------------------------------------------
+class _Reports:
+    """A Ray job's statistics: what each actor's step reported after each shard, summed in the driver.
+
+    ``stats`` is what the local step would have counted (a ``LabelStats`` for labeling, the prediction counts
+    for prediction, ``None`` for a step that counts nothing); ``seconds`` becomes the job's wall time."""
+
+    def __init__(self, factory: StepFactory) -> None:
+        from distant.labelers.pipeline import LabelStats
+
+        self.stats: Any = (LabelStats() if isinstance(factory, LabelStep)
+                           else {} if isinstance(factory, PredictStep) else None)
+
+    def add(self, report: Any) -> None:
+        if report is None or self.stats is None:
+            return
+        if isinstance(self.stats, dict):
+            for key, value in report.items():
+                self.stats[key] = self.stats.get(key, 0) + value
+        else:
+            self.stats.merge(report)
+
+    def finish(self, seconds: float) -> None:
+        if isinstance(self.stats, dict):
+            if self.stats:
+                self.stats["seconds"] = seconds
+        elif self.stats is not None:
+            self.stats.seconds = seconds
+
+
 class _ShardWorker:
     """A Ray Data actor: builds the step once, then processes one shard per row."""
 
@@ -184,7 +226,7 @@ class _ShardWorker:
         self.reading, self.writing = reading, writing
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        counts, errors = [], []
+        counts, errors, reports = [], [], []
         for source, target, fmt in zip(batch["source"], batch["target"], batch["fmt"]):
             try:
                 counts.append(process_shard(self.step, Path(source), Path(target), self.reading, self.writing, fmt))
@@ -192,8 +234,11 @@ class _ShardWorker:
             except DistantError as e:  # bad input is the user's: reported by the driver as one line
                 counts.append(0)
                 errors.append(str(e))
+            # the step's counts for this shard (spans, misaligned spans, timeouts...), summed by the driver
+            report = self.step.report() if hasattr(self.step, "report") else None
+            reports.append(pickle.dumps(report))
         return {"source": list(batch["source"]), "target": list(batch["target"]), "documents": counts,
-                "error": errors}
+                "error": errors, "report": reports}
 
 
 def _unwrap(box: list) -> StepFactory:
@@ -204,8 +249,11 @@ def _unwrap(box: list) -> StepFactory:
 
 
 def run_ray(factory: StepFactory, inputs: Sequence[Path], output: str | Path, reading: Reading, writing: Writing, *,
-            job: dict[str, Any], resume: bool, options: RayOptions) -> JobResult:
-    """Run a job on Ray: an actor pool over the shards (see the module)."""
+            job: dict[str, Any], resume: bool, options: RayOptions,
+            on_report: Callable[[Any], None] | None = None) -> JobResult:
+    """Run a job on Ray: an actor pool over the shards (see the module).
+
+    ``on_report`` is called in the driver with what each shard's step reported (its statistics)."""
     ray = _import_ray()
     folder_mode = is_shard_folder(output)
     output = Path(output)
@@ -222,7 +270,7 @@ def run_ray(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
         todo = [(s, temp / f"{k:06d}.jsonl") for k, s in enumerate(inputs)]
         fmt = "jsonl"
     try:
-        rows = _map_shards(ray, factory, todo, fmt, reading, writing, options) if todo else iter(())
+        rows = _map_shards(ray, factory, todo, fmt, reading, writing, options, on_report) if todo else iter(())
         if folder_mode:
             for row in rows:  # recorded as they finish: a killed job resumes after the last one
                 record_shard(manifest, result, Path(row["source"]), Path(row["target"]).name, int(row["documents"]))
@@ -241,7 +289,8 @@ def run_ray(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
 
 
 def _map_shards(ray: Any, factory: StepFactory, todo: list[tuple[Path, Path]], fmt: str, reading: Reading,
-                writing: Writing, options: RayOptions) -> Iterator[dict[str, Any]]:
+                writing: Writing, options: RayOptions,
+                on_report: Callable[[Any], None] | None = None) -> Iterator[dict[str, Any]]:
     """Yield, in shard order, each shard's row once an actor has written it."""
     import ray.data
 
@@ -264,6 +313,8 @@ def _map_shards(ray: Any, factory: StepFactory, todo: list[tuple[Path, Path]], f
         for row in mapped.iter_rows():
             if row["error"]:
                 raise DistantError(str(row["error"]))
+            if on_report is not None:
+                on_report(pickle.loads(row["report"]))
             yield row
     finally:
         if started:

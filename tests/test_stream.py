@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,15 @@ def record(pmid: str, title: str, *parts: tuple[str, str]) -> str:
     texts = "".join(f'<AbstractText Label="{label}">{text}</AbstractText>' if label else f"<AbstractText>{text}"
                     "</AbstractText>" for label, text in parts)
     return RECORD.format(pmid=pmid, title=title, abstract=f"<Abstract>{texts}</Abstract>" if parts else "")
+
+
+_SUMMARY_ROW = re.compile(r"^\S.*?\s{2,}[\d,]+(?:\s+[\d,]+)*$")
+
+
+def summary_counts(stderr: str) -> list[str]:
+    """The rows of the label summary table, less its times (log lines from other components left out)."""
+    return [line for line in stderr.splitlines()
+            if _SUMMARY_ROW.match(line) and not line.startswith(("seconds", "tokens/s"))]
 
 
 def ok(*args):
@@ -256,11 +266,8 @@ def test_workers_label_whole_shards_to_the_same_bytes_and_counts(tmp_path):
     two = ok(*label_args(inputs, f"{tmp_path / 'two'}/", "--workers", "2"))
     for name in (MANIFEST, "part0.jsonl", "part1.jsonl", "part2.jsonl"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
-
-    def counts(stderr: str) -> list[str]:  # the summary table without its times
-        return [line for line in stderr.splitlines() if line.strip() and not line.startswith(("seconds", "tokens/s"))]
-
-    assert counts(two.stderr) == counts(one.stderr) and any(line.startswith("documents") for line in counts(one.stderr))
+    assert summary_counts(two.stderr) == summary_counts(one.stderr)
+    assert any(line.startswith("documents") for line in summary_counts(one.stderr))
 
     # bad input in one shard: one line naming its file and line; it writes nothing, the shards before it are kept
     # (a later one that a free worker finished meanwhile may be there too, unrecorded: resuming redoes it)
@@ -321,11 +328,14 @@ def local_ray():
 
 def test_ray_labels_shards_as_the_local_engine_does(tmp_path, local_ray):
     inputs = shards(tmp_path, n=3)
-    ok(*label_args(inputs, f"{tmp_path / 'local'}/"))
-    ok(*label_args(inputs, f"{tmp_path / 'ray'}/", "--engine", "ray", "--actors", "2"))
+    local = ok(*label_args(inputs, f"{tmp_path / 'local'}/"))
+    ray = ok(*label_args(inputs, f"{tmp_path / 'ray'}/", "--engine", "ray", "--actors", "2"))
     for k in range(3):
         assert (tmp_path / "ray" / f"part{k}.jsonl").read_bytes() == \
             (tmp_path / "local" / f"part{k}.jsonl").read_bytes()
+    # the actors' counts reach the driver: the same summary (documents, tokens, spans per labeler and type)
+    assert summary_counts(ray.stderr) == summary_counts(local.stderr)
+    assert any(line.startswith("documents") for line in summary_counts(local.stderr))
     ok(*label_args(inputs, tmp_path / "local.pubtator"))
     ok(*label_args(inputs, tmp_path / "ray.pubtator", "--engine", "ray"))
     assert (tmp_path / "ray.pubtator").read_bytes() == (tmp_path / "local.pubtator").read_bytes()
@@ -338,8 +348,10 @@ def test_ray_predicts_as_the_local_engine_does(tmp_path, local_ray):
     ok("train", ROOT / "configs" / "sample.toml", "-o", run, "--set", "train.epochs=2", "--set", "pretrain.epochs=1",
        "--set", "model.charlm.hidden_size=16")
     inputs = shards(tmp_path, n=2)
-    ok("predict", run, *inputs, "-o", f"{tmp_path / 'local'}/")
-    ok("predict", run, *inputs, "-o", f"{tmp_path / 'ray'}/", "--engine", "ray")
+    local = ok("predict", run, *inputs, "-o", f"{tmp_path / 'local'}/", "-v")
+    ray = ok("predict", run, *inputs, "-o", f"{tmp_path / 'ray'}/", "--engine", "ray", "-v")
+    counts = re.compile(r"(\d+) sentences \(\d+ sentences/s\), (\d+) spans")
+    assert counts.search(ray.stderr).groups() == counts.search(local.stderr).groups()
     for k in range(2):
         assert (tmp_path / "ray" / f"part{k}.jsonl").read_bytes() == \
             (tmp_path / "local" / f"part{k}.jsonl").read_bytes()
