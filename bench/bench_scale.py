@@ -13,7 +13,9 @@ Ray (1 and 2 actors), each in a fresh process tree whose peak resident memory is
 first ``--subset-mb`` of shards alone (peak memory on 100 MB against the whole); then prediction of
 ``--predict-mb`` of shards (whole shards, at least one) with a trained model on the CPU. It prints Markdown
 tables and a projection for all of PubMed. ``--settings`` picks the labeling settings (the first is also the
-subset's and the projection's). Nothing else should run on the machine meanwhile.
+subset's and the projection's). ``versions`` labels one corpus with several checkouts of the project in
+turn, alternating (``git worktree add /tmp/before COMMIT``; ``--tree /tmp/before --tree .``), for a speed ratio
+measured side by side. Nothing else should run on the machine meanwhile.
 """
 
 from __future__ import annotations
@@ -120,11 +122,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measured(command: list[str], *, per_process: bool = False) -> dict:
+def measured(command: list[str], *, per_process: bool = False, cwd: Path = ROOT, env: dict | None = None) -> dict:
     """Run ``command``; return its wall time, the peak summed RSS of its process tree and the largest process's
     (``per_process``: also each process's name and peak RSS and USS, under ``processes``)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"total": 0.0, "largest": 0.0}
     processes: dict[int, dict] = {}  # pid -> its name and peak RSS / USS (private memory), MB
 
@@ -307,6 +309,60 @@ def _same(a: Path, b: Path) -> bool:
         (a / n).read_bytes() == (b / n).read_bytes() for n in names)
 
 
+def _rate(stderr: str) -> float:
+    """The ``tokens/s`` of a label summary (the process's own count, start-up left out)."""
+    for line in stderr.splitlines():
+        if line.startswith("tokens/s"):
+            return float(line.split()[-1].replace(",", ""))
+    return 0.0
+
+
+def versions(args: argparse.Namespace) -> None:
+    """Label one corpus with several checkouts of distant in turn (same interpreter), alternating, ``--rounds``
+    times; print each run's rate and each checkout's mean against the first's, and check that they all wrote the
+    same JSON values (the bytes may differ in spacing between writers)."""
+    corpus, work = Path(args.corpus), Path(args.work)
+    trees = [Path(t).resolve() for t in args.tree]
+    b = data_dir() / "BC5CDR" / "autoner"
+    labeling = ["--dict", str(b / "dict_core.txt"), "--unknown", str(b / "dict_full.txt"), "--stopwords",
+                str(b / "stopwords.txt")]
+    names = [subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=t, capture_output=True, text=True)
+             .stdout.strip()[:60] or str(t) for t in trees]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; {corpus}\n")
+    print("| round | checkout | wall s | tokens/s (in the process) |\n|---|---|---|---|")
+    rates: dict[int, list[float]] = {k: [] for k in range(len(trees))}
+    for r in range(args.rounds):
+        for k, tree in enumerate(trees):
+            out = work / f"versions-{k}"
+            _clean(out)
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            m = measured([sys.executable, "-m", "distant", "label", str(corpus), "-o", f"{out}/", "--workers", "1",
+                          *labeling], cwd=tree, env=env)
+            rates[k].append(_rate(m["stderr"]))
+            print(f"| {r + 1} | {names[k]} | {m['seconds']:.1f} | {rates[k][-1]:,.0f} |", flush=True)
+    base = sum(rates[0]) / len(rates[0])
+    print()
+    for k in range(len(trees)):
+        mean = sum(rates[k]) / len(rates[k])
+        print(f"- {names[k]}: mean {mean:,.0f} tokens/s, {mean / base:.2f}x the first")
+    same = all(_same_values(work / "versions-0", work / f"versions-{k}") for k in range(1, len(trees)))
+    print(f"- every checkout wrote the same JSON values as the first: {same}")
+
+
+def _same_values(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.glob("*.jsonl"))
+    if names != sorted(p.name for p in b.glob("*.jsonl")):
+        return False
+    for name in names:
+        with open(a / name, encoding="utf-8") as fa, open(b / name, encoding="utf-8") as fb:
+            for x, y in zip(fa, fb, strict=True):
+                if json.loads(x) != json.loads(y):
+                    return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -324,8 +380,14 @@ def main() -> None:
     r.add_argument("--settings", default="local1,local2,ray1,ray2",
                    help="labeling settings, comma-separated, from local1, local2, ray1, ray2; the first is also run "
                         "on the --subset-mb shards and its rate is the projection's")
+    v = sub.add_parser("versions", help="the same labeling with several checkouts of distant, side by side")
+    v.add_argument("--corpus", required=True, help="a folder of .xml.gz shards (from make)")
+    v.add_argument("--tree", action="append", required=True,
+                   help="a checkout of the project (e.g. from git worktree add); repeat; the first is the baseline")
+    v.add_argument("--rounds", type=int, default=2)
+    v.add_argument("--work", default="/tmp/bench-scale")
     args = parser.parse_args()
-    make(args) if args.what == "make" else run(args)
+    {"make": make, "run": run, "versions": versions}[args.what](args)
 
 
 if __name__ == "__main__":
