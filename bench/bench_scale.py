@@ -185,11 +185,12 @@ def _name(pid: int) -> str:
     return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]))[:60]
 
 
-def _tokens(stderr: str) -> int:
+def _summary(stderr: str, row: str) -> float:
+    """A number of the label summary table (``tokens``: the count; ``tokens/s``: the process's own rate)."""
     for line in stderr.splitlines():
-        if line.startswith("tokens "):
-            return int(line.split()[-1].replace(",", ""))
-    return 0
+        if line.split(None, 1)[:1] == [row]:
+            return float(line.split()[-1].replace(",", ""))
+    return 0.0
 
 
 def run(args: argparse.Namespace) -> None:
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> None:
         out = work / f"label-{engine}-{extra[-1]}"
         _clean(out)
         m = measured([*distant, "label", str(corpus), "-o", f"{out}/", *labeling, *extra])
-        tokens = tokens or _tokens(m["stderr"])
+        tokens = tokens or int(_summary(m["stderr"], "tokens"))
         rows.append((f"{engine}, {extra[-1]} {'workers' if engine == 'local' else 'actors'}", m))
     first = work / f"label-{settings[0][0]}-{settings[0][1][-1]}"
     same = all(_same(work / f"label-{e}-{x[-1]}", first) for e, x in settings)
@@ -309,14 +310,6 @@ def _same(a: Path, b: Path) -> bool:
         (a / n).read_bytes() == (b / n).read_bytes() for n in names)
 
 
-def _rate(stderr: str) -> float:
-    """The ``tokens/s`` of a label summary (the process's own count, start-up left out)."""
-    for line in stderr.splitlines():
-        if line.startswith("tokens/s"):
-            return float(line.split()[-1].replace(",", ""))
-    return 0.0
-
-
 def versions(args: argparse.Namespace) -> None:
     """Label one corpus with several checkouts of distant in turn (same interpreter), alternating, ``--rounds``
     times; print each run's rate and each checkout's mean against the first's, and check that they all wrote the
@@ -340,7 +333,7 @@ def versions(args: argparse.Namespace) -> None:
             env = {**os.environ, "PYTHONPATH": str(tree)}
             m = measured([sys.executable, "-m", "distant", "label", str(corpus), "-o", f"{out}/", "--workers", "1",
                           *labeling], cwd=tree, env=env)
-            rates[k].append(_rate(m["stderr"]))
+            rates[k].append(_summary(m["stderr"], "tokens/s"))
             print(f"| {r + 1} | {names[k]} | {m['seconds']:.1f} | {rates[k][-1]:,.0f} |", flush=True)
     base = sum(rates[0]) / len(rates[0])
     print()
