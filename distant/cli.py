@@ -344,7 +344,8 @@ def aggregate(
     method: Annotated[Method, typer.Option("--method", help="hmm, dawid-skene (label models fitted on all the "
                                            "inputs' text), vote or priority.")] = Method.hmm,
     sources: Annotated[Optional[str], typer.Option("--sources", help="Layers to combine, comma-separated "
-                                                   "(default: every layer but gold, pred and pseudo).")] = None,
+                                                   "(default: every layer but gold, pred and pseudo; "
+                                                   "name pred to add a tagger's predictions).")] = None,
     iterations: Annotated[int, typer.Option(min=1, help="Label models: most EM iterations.")] = 2,
     prior_weight: Annotated[float, typer.Option(min=0.0, help="Label models: pseudo-counts per firing for the "
                                                 "tag a labeler claims.")] = 0.5,

@@ -280,6 +280,25 @@ def test_aggregate_cli_end_to_end_and_evaluate_takes_wrench_gold(tmp_path):
     assert bad.exit_code == 2 and "lf_z" in bad.output
 
 
+def test_aggregate_takes_a_taggers_predictions_as_a_source_only_when_named(tmp_path):
+    train = write_wrench(tmp_path / "data", SYNTHETIC)
+    docs = read_documents(train)
+    for doc in docs:  # a tagger's output beside the labelling functions (as distant predict writes it)
+        doc.set_spans("pred", [s.with_(source="pred") for s in doc.spans("lf_a")])
+    write_documents(docs, tmp_path / "tagged.jsonl")
+    out = tmp_path / "out"
+    plain = runner.invoke(app, ["aggregate", str(tmp_path / "tagged.jsonl"), "--method", "hmm", "-o", str(out),
+                                "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert "pred" not in json.loads(plain.stdout)["sources"] and "gold" not in json.loads(plain.stdout)["sources"]
+    named = runner.invoke(app, ["aggregate", str(tmp_path / "tagged.jsonl"), "--method", "hmm", "--sources",
+                                "lf_b,pred", "-o", str(out), "--json"])
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.stdout)["sources"] == ["lf_b", "pred"]
+    gold = runner.invoke(app, ["aggregate", str(tmp_path / "tagged.jsonl"), "--sources", "gold", "-o", str(out)])
+    assert gold.exit_code == 2 and "'gold'" in gold.output
+
+
 def test_labelers_report_shows_learned_next_to_measured(tmp_path):
     train = write_wrench(tmp_path, SYNTHETIC)
     result = runner.invoke(app, ["labelers", "report", str(train), "--method", "hmm", "--json"])

@@ -270,7 +270,8 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
         paths: The inputs (any readable format; WRENCH splits with ``fmt="wrench"``).
         out_dir: The output folder.
         fmt: Their format (``None``: detected).
-        sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo).
+        sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo; pred,
+            a tagger's predictions, when named).
         options: The ``[aggregate]`` table (method, decoding, EM settings).
 
     Returns:
@@ -296,9 +297,11 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
         stems[path.stem] = path
     corpora = {stem: read_documents(path, fmt) for stem, path in stems.items()}
     every = [doc for docs in corpora.values() for doc in docs]
-    available = list(dict.fromkeys(name for doc in every for name in doc.layers
-                                   if name not in (GOLD, PRED, options.output)))
-    chosen = parse_sources(sources, available) if sources else available
+    layers = list(dict.fromkeys(name for doc in every for name in doc.layers if name not in (GOLD, options.output)))
+    # a tagger's predictions (pred) are a source only when named: the label model and the tagger can then
+    # alternate, the tagger's output one more weak source (as CHMM-ALT does)
+    available = [name for name in layers if name != PRED]
+    chosen = parse_sources(sources, layers) if sources else available
     if not chosen:
         raise DistantError(f"found no layer to aggregate in {', '.join(map(str, stems.values()))}: expected labelers' "
                            "layers (a WRENCH file's labelling functions, or distant label's output)")
