@@ -352,6 +352,9 @@ def aggregate(
     posterior_threshold: Annotated[Optional[float], typer.Option(help="Label models: tokens with more than one "
                                                                  "tag at this posterior or above are written "
                                                                  "as '-' (partial labels).")] = None,
+    apply_to: Annotated[Optional[list[Path]], typer.Option("--apply-to", help="More files, labeled by the fitted "
+                                                          "model but not fitted on (new text, a held-out "
+                                                          "test set); repeat for several.")] = None,
     src_format: FromOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
     verbose: VerboseOpt = False,
@@ -366,12 +369,14 @@ def aggregate(
     except ValueError as e:
         raise DistantError(str(e)) from None
     with progress_bar("aggregating"):
-        summary = aggregate_files(inputs, output, fmt=_fmt(src_format), sources=sources, options=options)
+        summary = aggregate_files(inputs, output, fmt=_fmt(src_format), sources=sources, options=options,
+                                  apply_to=apply_to or ())
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif "fit" in summary:
         fit = summary["fit"]
-        typer.echo(f"{method.value}: {sum(summary['documents'].values()):,} documents, {fit['tokens']:,} tokens, "
+        fitted = sum(n for stem, n in summary["documents"].items() if stem not in summary["not_fitted"])
+        typer.echo(f"{method.value}: fitted on {fitted:,} documents, {fit['tokens']:,} tokens, "
                    f"{fit['iterations']} EM iterations, {fit['seconds']:.1f} s "
                    f"({fit['documents_per_second']:,.0f} documents/s)")
 

@@ -280,6 +280,23 @@ def test_aggregate_cli_end_to_end_and_evaluate_takes_wrench_gold(tmp_path):
     assert bad.exit_code == 2 and "lf_z" in bad.output
 
 
+def test_aggregate_applies_the_fitted_model_to_files_it_was_not_fitted_on(tmp_path):
+    train = write_wrench(tmp_path / "data", SYNTHETIC)
+    test = tmp_path / "data" / "test.json"
+    test.write_text(json.dumps(dict(list(SYNTHETIC.items())[:6])))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["aggregate", str(train), "--apply-to", str(test), "--from", "wrench", "--method",
+                                 "hmm", "--sources", "lf_a,lf_b", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["not_fitted"] == ["test"] and summary["documents"] == {"train": 20, "test": 6}
+    assert summary["fit"]["tokens"] == sum(len(d.tokens) for d in read_documents(train))  # test's text not fitted
+    docs = read_documents(out / "test.jsonl")
+    assert [docs[0].span_text(s) for s in docs[0].spans("pseudo")] == ["aspirin", "renal failure"]
+    same = runner.invoke(app, ["aggregate", str(train), "--apply-to", str(train), "--from", "wrench", "-o", str(out)])
+    assert same.exit_code == 2 and "two inputs with the stem 'train'" in same.output
+
+
 def test_aggregate_takes_a_taggers_predictions_as_a_source_only_when_named(tmp_path):
     train = write_wrench(tmp_path / "data", SYNTHETIC)
     docs = read_documents(train)

@@ -260,14 +260,16 @@ def parse_sources(text: str, available: Sequence[str]) -> list[str]:
 
 
 def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources: str | None = None,
-                    options: AggregateConfig | None = None) -> dict:
+                    options: AggregateConfig | None = None, apply_to: Sequence = ()) -> dict:
     """Aggregate the labelers' layers of the documents of ``paths`` into ``OUT_DIR/<stem>.jsonl`` each.
 
     A label model is fitted on all the files' documents (their layers only: gold is never read), then each
-    file is written with its ``pseudo`` layer (every layer kept), atomically.
+    file is written with its ``pseudo`` layer (every layer kept), atomically. The files of ``apply_to`` are
+    labeled by the fitted model too, without being fitted on (new text, or a test set kept out of the fit).
 
     Args:
         paths: The inputs (any readable format; WRENCH splits with ``fmt="wrench"``).
+        apply_to: More inputs, labeled but not fitted on (their stems distinct from the others').
         out_dir: The output folder.
         fmt: Their format (``None``: detected).
         sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo; pred,
@@ -290,12 +292,14 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     options = options or AggregateConfig()
     out_dir = Path(out_dir)
     stems: dict[str, Path] = {}
-    for path in map(Path, paths):
+    for path in map(Path, [*paths, *apply_to]):
         if path.stem in stems:
             raise DistantError(f"found two inputs with the stem {path.stem!r} ({stems[path.stem]} and {path}), "
                                "expected distinct stems: each is written to OUT_DIR/<stem>.jsonl", path)
         stems[path.stem] = path
     corpora = {stem: read_documents(path, fmt) for stem, path in stems.items()}
+    held_out = {Path(path).stem for path in apply_to}
+    fitted = [doc for stem, docs in corpora.items() if stem not in held_out for doc in docs]
     every = [doc for docs in corpora.values() for doc in docs]
     layers = list(dict.fromkeys(name for doc in every for name in doc.layers if name not in (GOLD, options.output)))
     # a tagger's predictions (pred) are a source only when named: the label model and the tagger can then
@@ -307,9 +311,9 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
                            "layers (a WRENCH file's labelling functions, or distant label's output)")
     aggregator = build_aggregator(AggregateConfig(**{**options.__dict__, "layers": chosen}), chosen)
     summary: dict = {"method": options.method, "sources": chosen,
-                     "documents": {stem: len(docs) for stem, docs in corpora.items()}}
+                     "documents": {stem: len(docs) for stem, docs in corpora.items()}, "not_fitted": sorted(held_out)}
     if getattr(aggregator, "needs_fit", False):
-        fit = aggregator.fit(every)
+        fit = aggregator.fit(fitted)
         summary["fit"] = {"iterations": fit.iterations, "seconds": fit.seconds, "tokens": fit.tokens,
                           "documents_per_second": fit.documents_per_second,
                           "log_likelihood": fit.log_likelihood}
