@@ -10,7 +10,11 @@ distant.evaluate). "recommended" is meta.json's ``lf_rec`` (the 9 functions WREN
 ``--taggers``: one round of alternation (CHMM-ALT's idea) instead: each tagger (trained on the label model's
 output, ``configs/bc5cdr_chmm_hmm.toml``) tags the three splits, and the HMM is fitted on their text (no gold)
 over the 9 functions and the tagger's predictions as one more source; iterations chosen on valid, test scored,
-and the mean and sd over the taggers.
+and the mean and sd over the taggers. With ``--layers DIR`` the same in the strict BC5CDR setting: our own
+labelers' layers of the three CDR files (``distant label ... -o DIR/ --config configs/labelers_bc5cdr_hmm.toml``)
+and the taggers of ``configs/bc5cdr.toml``, the HMM fitted on train + dev only and applied to test:
+
+    python bench/bench_labelmodel.py --taggers runs/bc5cdr runs/bc5cdr_s14 --layers runs/own_layers
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ def score(docs) -> tuple[float, float, float]:
     return m.precision, m.recall, m.f1
 
 
-def alternate(data: Path, meta: dict, taggers: list[Path]) -> None:
-    """The HMM over the recommended functions and each tagger's predictions (``pred``), fitted on all splits."""
+def alternate(read_splits, sources: list[str], taggers: list[Path], fit_on: tuple[str, ...],
+              grid: tuple[int, ...]) -> None:
+    """The HMM over ``sources`` and each tagger's predictions (``pred``), fitted on the ``fit_on`` splits' text
+    (no gold) and applied to all three (``read_splits()``: train, valid and test documents, gold layers inside);
+    iterations chosen on valid (the first of a tie), test scored."""
     import statistics
 
     from distant.api import load
@@ -44,17 +51,18 @@ def alternate(data: Path, meta: dict, taggers: list[Path]) -> None:
           "test F1 |\n|---|---|---|---|---|---|")
     scores = []
     for run in taggers:
-        splits = {s: read_documents(data / f"{s}.json", "wrench") for s in ("train", "valid", "test")}
+        splits = read_splits()
         tagger = load(run, "cpu")
         for docs in splits.values():
             for _ in tagger.tag_documents(docs):  # the pred layer
                 pass
         alone = evaluate(splits["test"], splits["test"], gold_layer="gold", pred_layer="pred").micro.f1
         every = [d for docs in splits.values() for d in docs]
+        fitted = [d for name in fit_on for d in splits[name]]
         best = None
-        for iterations in (1, 2, 4):
-            agg = LabelModelAggregator([*meta["lf_rec"], "pred"], iterations=iterations, tolerance=-1.0)
-            agg.fit(every)
+        for iterations in grid:
+            agg = LabelModelAggregator([*sources, "pred"], iterations=iterations, tolerance=-1.0)
+            agg.fit(fitted)
             agg.apply(every)
             dev = score(splits["valid"])[2]
             if best is None or dev > best[0]:
@@ -71,10 +79,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=data_dir() / "BC5CDR" / "chmm-weak")
     parser.add_argument("--copies", type=int, default=4, help="copies of the 1,500 documents for the speed test")
     parser.add_argument("--taggers", type=Path, nargs="+", help="trained runs: one round of alternation instead")
+    parser.add_argument("--layers", type=Path,
+                        help="with --taggers: the strict BC5CDR setting instead, on distant label's output for the "
+                             "three CDR_*Set files in this folder (configs/labelers_bc5cdr_hmm.toml), fitted on "
+                             "train + dev only")
+    parser.add_argument("--sources", default="dict_core,dict_full,abbreviation",
+                        help="with --layers: the layers combined with the tagger's")
     args = parser.parse_args()
+    if args.taggers and args.layers:
+        names = {"train": "Training", "valid": "Development", "test": "Test"}
+        alternate(lambda: {k: read_documents(args.layers / f"CDR_{v}Set.jsonl") for k, v in names.items()},
+                  args.sources.split(","), args.taggers, fit_on=("train", "valid"), grid=(1, 2, 4, 8))
+        return
     meta = json.loads((args.data / "meta.json").read_text())
     if args.taggers:
-        alternate(args.data, meta, args.taggers)
+        alternate(lambda: {s: read_documents(args.data / f"{s}.json", "wrench") for s in ("train", "valid", "test")},
+                  meta["lf_rec"], args.taggers, fit_on=("train", "valid", "test"), grid=(1, 2, 4))
         return
     splits = {s: read_documents(args.data / f"{s}.json", "wrench") for s in ("train", "valid", "test")}
     rows = []
