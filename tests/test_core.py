@@ -174,7 +174,7 @@ def test_malformed_tags_are_errors():
 
 # -- evaluation vs seqeval ----------------------------------------------------------------------------------
 def _doc_from_sentences(doc_id: str, sentences: list[list[str]], layer: str, tags: list[list[str]]) -> Document:
-    text_parts, tokens, sents, spans, offset = [], [], [], [], 0
+    tokens, sents, spans, offset = [], [], [], 0
     for words, sent_tags in zip(sentences, tags):
         first = len(tokens)
         for w in words:
