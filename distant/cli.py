@@ -355,6 +355,10 @@ def aggregate(
     apply_to: Annotated[Optional[list[Path]], typer.Option("--apply-to", help="More files, labeled by the fitted "
                                                           "model but not fitted on (new text, a held-out "
                                                           "test set); repeat for several.")] = None,
+    save_model: Annotated[Optional[Path], typer.Option("--save-model", help="Label models: save the fitted "
+                                                       "model here (JSON), for --model later.")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="A label model saved with --save-model: it "
+                                                  "labels the inputs, nothing is fitted.")] = None,
     src_format: FromOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
     verbose: VerboseOpt = False,
@@ -368,11 +372,17 @@ def aggregate(
                                   posterior_threshold=posterior_threshold)
     except ValueError as e:
         raise DistantError(str(e)) from None
+    if save_model is not None and (model is not None or method in (Method.vote, Method.priority)):
+        why = "--model fits nothing" if model is not None else f"the {method.value} method fits no model"
+        raise DistantError(f"--save-model: {why}; expected --method hmm or dawid-skene, without --model")
     with progress_bar("aggregating"):
         summary = aggregate_files(inputs, output, fmt=_fmt(src_format), sources=sources, options=options,
-                                  apply_to=apply_to or ())
+                                  apply_to=apply_to or (), model=model, save_model=save_model)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
+    elif "model" in summary:
+        typer.echo(f"{summary['method']} model {summary['model']}: labeled "
+                   f"{sum(summary['documents'].values()):,} documents, nothing fitted")
     elif "fit" in summary:
         fit = summary["fit"]
         fitted = sum(n for stem, n in summary["documents"].items() if stem not in summary["not_fitted"])

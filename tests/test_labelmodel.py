@@ -297,6 +297,36 @@ def test_aggregate_applies_the_fitted_model_to_files_it_was_not_fitted_on(tmp_pa
     assert same.exit_code == 2 and "two inputs with the stem 'train'" in same.output
 
 
+def test_a_saved_label_model_labels_new_files_as_the_fitted_one_does(tmp_path):
+    train = write_wrench(tmp_path / "data", SYNTHETIC)
+    test = tmp_path / "data" / "test.json"
+    test.write_text(json.dumps(dict(list(SYNTHETIC.items())[:6])))
+    model = tmp_path / "hmm.json"
+    fitted = runner.invoke(app, ["aggregate", str(train), "--apply-to", str(test), "--from", "wrench", "--sources",
+                                 "lf_a,lf_b", "--save-model", str(model), "-o", str(tmp_path / "a")])
+    assert fitted.exit_code == 0, fitted.output
+    again = runner.invoke(app, ["aggregate", str(test), "--from", "wrench", "--model", str(model), "-o",
+                                str(tmp_path / "b"), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["sources"] == ["lf_a", "lf_b"]
+    assert (tmp_path / "b" / "test.jsonl").read_bytes() == (tmp_path / "a" / "test.jsonl").read_bytes()
+    # bad models and misuse: one line, exit 2
+    (tmp_path / "bad.json").write_text('{"format": "distant-label-model", "version": 1, "layers": ["lf_a"]}')
+    for args, message in [(["--model", str(tmp_path / "bad.json")], "malformed label model"),
+                          (["--model", str(train)], "expected a label model"),
+                          (["--model", str(tmp_path / "none.json")], "none.json"),
+                          (["--method", "vote", "--save-model", str(model)], "fits no model")]:
+        bad = runner.invoke(app, ["aggregate", str(test), "--from", "wrench", *args, "-o", str(tmp_path / "c")])
+        assert bad.exit_code == 2 and message in bad.output and "Traceback" not in bad.output, bad.output
+    other = tmp_path / "other.jsonl"
+    docs = read_documents(test, "wrench")
+    for doc in docs:
+        doc.layers.pop("lf_b", None)
+    write_documents(docs, other)
+    missing = runner.invoke(app, ["aggregate", str(other), "--model", str(model), "-o", str(tmp_path / "d")])
+    assert missing.exit_code == 2 and "no document holds lf_b" in missing.output
+
+
 def test_aggregate_takes_a_taggers_predictions_as_a_source_only_when_named(tmp_path):
     train = write_wrench(tmp_path / "data", SYNTHETIC)
     docs = read_documents(train)

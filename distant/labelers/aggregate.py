@@ -260,7 +260,8 @@ def parse_sources(text: str, available: Sequence[str]) -> list[str]:
 
 
 def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources: str | None = None,
-                    options: AggregateConfig | None = None, apply_to: Sequence = ()) -> dict:
+                    options: AggregateConfig | None = None, apply_to: Sequence = (), model=None,
+                    save_model=None) -> dict:
     """Aggregate the labelers' layers of the documents of ``paths`` into ``OUT_DIR/<stem>.jsonl`` each.
 
     A label model is fitted on all the files' documents (their layers only: gold is never read), then each
@@ -270,6 +271,9 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     Args:
         paths: The inputs (any readable format; WRENCH splits with ``fmt="wrench"``).
         apply_to: More inputs, labeled but not fitted on (their stems distinct from the others').
+        model: A label model saved by ``save_model`` (``--model``): it labels every input, nothing is fitted
+            (its sources are its own; ``sources`` and ``options`` are not used).
+        save_model: Where to save the fitted label model (``--save-model``), for ``model`` later.
         out_dir: The output folder.
         fmt: Their format (``None``: detected).
         sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo; pred,
@@ -305,6 +309,21 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     # a tagger's predictions (pred) are a source only when named: the label model and the tagger can then
     # alternate, the tagger's output one more weak source (as CHMM-ALT does)
     available = [name for name in layers if name != PRED]
+    if model is not None:
+        from distant.labelers.labelmodel import load_label_model
+
+        aggregator = load_label_model(model)
+        missing = [name for name in aggregator.layers if name not in layers]
+        if missing:
+            raise DistantError(f"the label model combines {', '.join(aggregator.layers)}, but no document holds "
+                               f"{', '.join(missing)} (layers: {', '.join(layers)}); expected the layers it was "
+                               "fitted on", model)
+        aggregator.apply(every)
+        for stem, docs in corpora.items():
+            write_documents(docs, out_dir / f"{stem}.jsonl", "jsonl", layer=aggregator.output)
+        return {"method": "hmm" if aggregator.transitions else "dawid-skene", "sources": aggregator.layers,
+                "documents": {stem: len(docs) for stem, docs in corpora.items()}, "not_fitted": sorted(corpora),
+                "model": str(model)}
     chosen = parse_sources(sources, layers) if sources else available
     if not chosen:
         raise DistantError(f"found no layer to aggregate in {', '.join(map(str, stems.values()))}: expected labelers' "
@@ -318,6 +337,11 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
                           "documents_per_second": fit.documents_per_second,
                           "log_likelihood": fit.log_likelihood}
         summary["learned"] = aggregator.model.accuracies()
+        if save_model is not None:
+            from distant.labelers.labelmodel import save_label_model
+
+            save_label_model(aggregator, save_model)
+            summary["saved"] = str(save_model)
         aggregator.apply(every)
     else:
         for doc in every:

@@ -570,3 +570,61 @@ def _merge(runs: list[list[int]]) -> list[list[int]]:
         else:
             out.append(list(r))
     return out
+
+
+# -- saved label models ---------------------------------------------------------------------------------------
+MODEL_FORMAT = "distant-label-model"
+
+
+def save_label_model(aggregator: LabelModelAggregator, path) -> None:
+    """Write a fitted label model to ``path`` (JSON: its sources, types, options and parameters), atomically."""
+    import json
+
+    from distant.atomic import write_text
+
+    if not aggregator.fitted:
+        raise DistantError("cannot save a label model before it is fitted", path)
+    m = aggregator.model
+    data = {"format": MODEL_FORMAT, "version": 1, "layers": list(aggregator.layers), "types": m.types,
+            "labels": m.labels, "options": aggregator.options, "decode": aggregator.decode,
+            "posterior_threshold": aggregator.posterior_threshold, "unmatched": aggregator.unmatched,
+            "output": aggregator.output, "start": m.start.tolist(), "trans": m.trans.tolist(),
+            "emissions": m.emissions.tolist()}
+    write_text(path, json.dumps(data))
+
+
+def load_label_model(path) -> LabelModelAggregator:
+    """Read a label model written by :func:`save_label_model`, fitted and ready to ``apply``.
+
+    Raises:
+        DistantError: a file that is not such a model (naming the file and what was expected).
+    """
+    import json
+
+    from distant.formats.lines import read_text
+
+    expected = f"a label model written by distant aggregate --save-model (JSON, format {MODEL_FORMAT!r})"
+    try:
+        data = json.loads(read_text(path, expected))
+    except json.JSONDecodeError as e:
+        raise DistantError(f"found invalid JSON ({e.msg} at line {e.lineno}), expected {expected}", path) from None
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT or data.get("version") != 1:
+        raise DistantError(f"found no format/version {MODEL_FORMAT!r} 1, expected {expected}", path)
+    try:
+        aggregator = LabelModelAggregator(data["layers"], decode=data["decode"],
+                                          posterior_threshold=data["posterior_threshold"],
+                                          unmatched=data["unmatched"], output=data["output"], types=data["types"],
+                                          **data["options"])
+        model = LabelModel(data["types"], data["labels"], data["layers"], **data["options"])
+        for name in ("start", "trans", "emissions"):
+            value = np.asarray(data[name], dtype=float)
+            if value.shape != getattr(model, name).shape or not np.isfinite(value).all():
+                raise ValueError(f"{name}: found shape {value.shape}, expected {getattr(model, name).shape} of "
+                                 "finite numbers")
+            setattr(model, name, value)
+    except (KeyError, TypeError, ValueError) as e:
+        what = f"no {e}" if isinstance(e, KeyError) else str(e)
+        raise DistantError(f"found a malformed label model ({what}), expected {expected}", path) from None
+    model.fitted = True
+    aggregator.types, aggregator.model = list(data["types"]), model
+    return aggregator
