@@ -327,6 +327,29 @@ def test_a_saved_label_model_labels_new_files_as_the_fitted_one_does(tmp_path):
     assert missing.exit_code == 2 and "no document holds lf_b" in missing.output
 
 
+def test_a_saved_label_model_streams_large_inputs_in_batches(tmp_path, monkeypatch):
+    from distant.labelers.labelmodel import LabelModelAggregator
+
+    train = write_wrench(tmp_path / "data", SYNTHETIC)
+    model = tmp_path / "hmm.json"
+    assert runner.invoke(app, ["aggregate", str(train), "--from", "wrench", "--sources", "lf_a,lf_b",
+                               "--save-model", str(model), "-o", str(tmp_path / "a")]).exit_code == 0
+    one = read_documents(tmp_path / "a" / "train.jsonl")
+    many = [d.copy() for _ in range(260) for d in one]  # 5,200 documents
+    for k, doc in enumerate(many):
+        doc.id = f"d{k}"
+    write_documents(many, tmp_path / "many.jsonl")
+    seen = []
+    apply = LabelModelAggregator.apply
+    monkeypatch.setattr(LabelModelAggregator, "apply", lambda self, docs: (seen.append(len(docs)), apply(self, docs)))
+    result = runner.invoke(app, ["aggregate", str(tmp_path / "many.jsonl"), "--model", str(model), "-o",
+                                 str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert sum(seen) == len(many) and max(seen) <= 2048  # never the whole file at once
+    again = read_documents(tmp_path / "b" / "many.jsonl")
+    assert [d.spans("pseudo") for d in again[:len(one)]] == [d.spans("pseudo") for d in one]
+
+
 def test_aggregate_takes_a_taggers_predictions_as_a_source_only_when_named(tmp_path):
     train = write_wrench(tmp_path / "data", SYNTHETIC)
     docs = read_documents(train)

@@ -301,6 +301,8 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
             raise DistantError(f"found two inputs with the stem {path.stem!r} ({stems[path.stem]} and {path}), "
                                "expected distinct stems: each is written to OUT_DIR/<stem>.jsonl", path)
         stems[path.stem] = path
+    if model is not None:
+        return _apply_saved(model, stems, out_dir, fmt)
     corpora = {stem: read_documents(path, fmt) for stem, path in stems.items()}
     held_out = {Path(path).stem for path in apply_to}
     fitted = [doc for stem, docs in corpora.items() if stem not in held_out for doc in docs]
@@ -309,21 +311,6 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     # a tagger's predictions (pred) are a source only when named: the label model and the tagger can then
     # alternate, the tagger's output one more weak source (as CHMM-ALT does)
     available = [name for name in layers if name != PRED]
-    if model is not None:
-        from distant.labelers.labelmodel import load_label_model
-
-        aggregator = load_label_model(model)
-        missing = [name for name in aggregator.layers if name not in layers]
-        if missing:
-            raise DistantError(f"the label model combines {', '.join(aggregator.layers)}, but no document holds "
-                               f"{', '.join(missing)} (layers: {', '.join(layers)}); expected the layers it was "
-                               "fitted on", model)
-        aggregator.apply(every)
-        for stem, docs in corpora.items():
-            write_documents(docs, out_dir / f"{stem}.jsonl", "jsonl", layer=aggregator.output)
-        return {"method": "hmm" if aggregator.transitions else "dawid-skene", "sources": aggregator.layers,
-                "documents": {stem: len(docs) for stem, docs in corpora.items()}, "not_fitted": sorted(corpora),
-                "model": str(model)}
     chosen = parse_sources(sources, layers) if sources else available
     if not chosen:
         raise DistantError(f"found no layer to aggregate in {', '.join(map(str, stems.values()))}: expected labelers' "
@@ -349,3 +336,32 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     for stem, docs in corpora.items():
         write_documents(docs, out_dir / f"{stem}.jsonl", "jsonl", layer=options.output)
     return summary
+
+
+def _apply_saved(model, stems: dict, out_dir, fmt: str | None) -> dict:
+    """Label each input with a saved label model, streaming: batches of documents, each output atomic."""
+    from pathlib import Path
+
+    from distant.errors import DistantError
+    from distant.formats import iter_documents, write_documents
+    from distant.labelers.labelmodel import load_label_model
+    from distant.labelers.pipeline import _chunks
+
+    aggregator = load_label_model(model)
+
+    def labeled(path):
+        for k, chunk in enumerate(_chunks(iter_documents(path, fmt), 2048)):
+            if k == 0:  # its sources must be layers of the input (checked on the first batch)
+                held = {name for doc in chunk for name in doc.layers}
+                missing = [name for name in aggregator.layers if name not in held]
+                if missing:
+                    raise DistantError(f"the label model combines {', '.join(aggregator.layers)}, but no document "
+                                       f"holds {', '.join(missing)} (layers: {', '.join(sorted(held))}); expected "
+                                       f"the layers it was fitted on (model {model})", path)
+            aggregator.apply(chunk)
+            yield from chunk
+
+    documents = {stem: write_documents(labeled(path), Path(out_dir) / f"{stem}.jsonl", "jsonl",
+                                       layer=aggregator.output) for stem, path in stems.items()}
+    return {"method": "hmm" if aggregator.transitions else "dawid-skene", "sources": aggregator.layers,
+            "documents": documents, "not_fitted": sorted(stems), "model": str(model)}
