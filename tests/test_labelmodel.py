@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,10 +259,16 @@ def test_wrench_without_meta_is_an_error(tmp_path):
         read_documents(path)
 
 
-def test_aggregate_cli_end_to_end_and_evaluate_takes_wrench_gold(tmp_path):
+def wrench_train_and_test(tmp_path: Path) -> tuple[Path, Path]:
+    """The synthetic WRENCH split as train, and its first 6 documents as test (meta.json beside them)."""
     train = write_wrench(tmp_path / "data", SYNTHETIC)
     test = tmp_path / "data" / "test.json"
     test.write_text(json.dumps(dict(list(SYNTHETIC.items())[:6])))
+    return train, test
+
+
+def test_aggregate_cli_end_to_end_and_evaluate_takes_wrench_gold(tmp_path):
+    train, test = wrench_train_and_test(tmp_path)
     out = tmp_path / "out"
     result = runner.invoke(app, ["aggregate", str(train), str(test), "--from", "wrench", "--method", "hmm",
                                  "--sources", "lf_a,lf_b", "-o", str(out), "--json"])
@@ -281,9 +288,7 @@ def test_aggregate_cli_end_to_end_and_evaluate_takes_wrench_gold(tmp_path):
 
 
 def test_aggregate_applies_the_fitted_model_to_files_it_was_not_fitted_on(tmp_path):
-    train = write_wrench(tmp_path / "data", SYNTHETIC)
-    test = tmp_path / "data" / "test.json"
-    test.write_text(json.dumps(dict(list(SYNTHETIC.items())[:6])))
+    train, test = wrench_train_and_test(tmp_path)
     out = tmp_path / "out"
     result = runner.invoke(app, ["aggregate", str(train), "--apply-to", str(test), "--from", "wrench", "--method",
                                  "hmm", "--sources", "lf_a,lf_b", "-o", str(out), "--json"])
@@ -298,9 +303,7 @@ def test_aggregate_applies_the_fitted_model_to_files_it_was_not_fitted_on(tmp_pa
 
 
 def test_a_saved_label_model_labels_new_files_as_the_fitted_one_does(tmp_path):
-    train = write_wrench(tmp_path / "data", SYNTHETIC)
-    test = tmp_path / "data" / "test.json"
-    test.write_text(json.dumps(dict(list(SYNTHETIC.items())[:6])))
+    train, test = wrench_train_and_test(tmp_path)
     model = tmp_path / "hmm.json"
     fitted = runner.invoke(app, ["aggregate", str(train), "--apply-to", str(test), "--from", "wrench", "--sources",
                                  "lf_a,lf_b", "--save-model", str(model), "-o", str(tmp_path / "a")])
