@@ -116,6 +116,16 @@ class TokenSpan(NamedTuple):
     span: Span
 
 
+def _exact_range(starts: list[int], ends: list[int], start: int, end: int) -> tuple[int, int] | None:
+    """The token range ``[i, j)`` of the tokens starting at ``starts`` and ending at ``ends`` whose characters
+    are exactly ``[start, end)``, or ``None``."""
+    i = bisect.bisect_left(starts, start)
+    j = bisect.bisect_left(ends, end)
+    if i < len(starts) and starts[i] == start and j < len(ends) and ends[j] == end and i <= j:
+        return i, j + 1
+    return None
+
+
 @dataclass(slots=True)
 class Document:
     """A text with its tokens, sentences and span layers.
@@ -171,12 +181,7 @@ class Document:
 
     def token_range(self, start: int, end: int) -> tuple[int, int] | None:
         """Return the token range ``[i, j)`` whose characters are exactly ``[start, end)``, or ``None``."""
-        starts, ends = self._index()
-        i = bisect.bisect_left(starts, start)
-        j = bisect.bisect_left(ends, end)
-        if i < len(starts) and starts[i] == start and j < len(ends) and ends[j] == end and i <= j:
-            return i, j + 1
-        return None
+        return _exact_range(*self._index(), start, end)
 
     def covering_token_range(self, start: int, end: int) -> tuple[int, int] | None:
         """Return the smallest token range ``[i, j)`` that covers ``[start, end)``, or ``None`` if none does."""
@@ -198,17 +203,13 @@ class Document:
         sentence_of = self.sentence_of_token() if within_sentence else None
         aligned: list[TokenSpan] = []
         unaligned: list[Span] = []
-        starts, ends = self._index()
-        n = len(starts)
-        bisect_left = bisect.bisect_left
-        for span in spans:  # token_range, inlined: this runs for every span of every labeler
-            i = bisect_left(starts, span.start)
-            j = bisect_left(ends, span.end)
-            if (i < n and starts[i] == span.start and j < n and ends[j] == span.end and i <= j
-                    and (sentence_of is None or sentence_of[i] == sentence_of[j])):
-                aligned.append(TokenSpan(i, j + 1, span))
-            else:
+        starts, ends = self._index()  # once for all the spans
+        for span in spans:
+            found = _exact_range(starts, ends, span.start, span.end)
+            if found is None or (sentence_of is not None and sentence_of[found[0]] != sentence_of[found[1] - 1]):
                 unaligned.append(span)
+            else:
+                aligned.append(TokenSpan(found[0], found[1], span))
         return aligned, unaligned
 
     def char_span(self, i: int, j: int) -> tuple[int, int]:

@@ -24,6 +24,7 @@ import logging
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,7 @@ class Predicting:
         self.factory = factory
         self.tagger = load(factory.model, factory.device, threads=factory.threads, batch_size=factory.batch_size)
         self.stats = self.tagger.stats
+        self._reported: dict[str, float] = {}  # the counts at the last report
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         yield from self.tagger.tag_documents(docs, progress=self.factory.progress)
@@ -114,7 +116,7 @@ class Predicting:
     def report(self) -> dict[str, float]:
         """Return the prediction counts since the last report (one per shard)."""
         now = dict(self.stats)
-        before, self._reported = getattr(self, "_reported", {}), now
+        before, self._reported = self._reported, now
         return {k: v - before.get(k, 0) for k, v in now.items()}
 
 
@@ -153,8 +155,6 @@ def run_job(factory: StepFactory, inputs: Sequence[Path], output: str | Path, re
         step = factory.build()
         return run_local(step, inputs, output, reading, writing, job=job, resume=resume), step
     if engine == "ray":
-        import time
-
         start = time.perf_counter()
         totals = _Reports(factory)
         result = run_ray(factory, inputs, output, reading, writing, job=job, resume=resume,
@@ -171,8 +171,6 @@ def _label_shards_in_parallel(factory: LabelStep, inputs: Sequence[Path], output
     Splitting a shard's documents among processes (what one input does) leaves this process reading, pickling
     and writing every document, which caps the speed-up of two workers at about 1.2x; whole shards per process
     keep every core busy. The outputs are the same."""
-    import time
-
     start = time.perf_counter()
     single = LabelStep(factory.labelers, factory.aggregator, workers=1)  # built in each worker, automata shared
     totals = single.build()

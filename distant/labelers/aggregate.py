@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -287,8 +288,6 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     Raises:
         DistantError: bad input, two inputs with one stem, an unknown source, or no source at all.
     """
-    from pathlib import Path
-
     from distant.docs import GOLD, PRED
     from distant.errors import DistantError
     from distant.formats import read_documents, write_documents
@@ -338,10 +337,8 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     return summary
 
 
-def _apply_saved(model, stems: dict, out_dir, fmt: str | None) -> dict:
+def _apply_saved(model, stems: dict, out_dir: Path, fmt: str | None) -> dict:
     """Label each input with a saved label model, streaming: batches of documents, each output atomic."""
-    from pathlib import Path
-
     from distant.errors import DistantError
     from distant.formats import iter_documents, write_documents
     from distant.labelers.labelmodel import load_label_model
@@ -361,7 +358,7 @@ def _apply_saved(model, stems: dict, out_dir, fmt: str | None) -> dict:
             aggregator.apply(chunk)
             yield from chunk
 
-    documents = {stem: write_documents(labeled(path), Path(out_dir) / f"{stem}.jsonl", "jsonl",
+    documents = {stem: write_documents(labeled(path), out_dir / f"{stem}.jsonl", "jsonl",
                                        layer=aggregator.output) for stem, path in stems.items()}
     return {"method": "hmm" if aggregator.transitions else "dawid-skene", "sources": aggregator.layers,
             "documents": documents, "not_fitted": sorted(stems), "model": str(model)}

@@ -626,5 +626,5 @@ def load_label_model(path) -> LabelModelAggregator:
         what = f"no {e}" if isinstance(e, KeyError) else str(e)
         raise DistantError(f"found a malformed label model ({what}), expected {expected}", path) from None
     model.fitted = True
-    aggregator.types, aggregator.model = list(data["types"]), model
+    aggregator.model = model
     return aggregator
