@@ -64,11 +64,15 @@ class Tagger:
     """A trained tagger (:func:`load`): tags strings or documents, in batches.
 
     Strings come back as lists of :class:`Entity`; documents come back as the same documents, tagged (their
-    ``layer``, ``pred`` by default, replaced), with the document rules of the model applied.
+    ``layer``, ``pred`` by default, replaced), with the document rules of the model applied. A run trained with
+    ``[combine]`` has a :attr:`combination`: its labelers and a label model decide over the tagger's spans
+    (:mod:`distant.combine`).
     """
 
-    def __init__(self, model: Any, device: torch.device, *, batch_size: int | None = None, layer: str = PRED):
+    def __init__(self, model: Any, device: torch.device, *, batch_size: int | None = None, layer: str = PRED,
+                 combination: Any = None):
         self.model, self.device, self.batch_size, self.layer = model, device, batch_size, layer
+        self.combination = combination
         self.stats: dict[str, float] = {}  # documents, sentences, words, spans, seconds, over every call
 
     @property
@@ -102,15 +106,28 @@ class Tagger:
     def tag_documents(self, docs: Iterable[Document], *, batch_size: int | None = None,
                       progress: Callable[[int], None] | None = None) -> Iterator[Document]:
         """Tag documents as they come (in place) and yield them; the counts add up in :attr:`stats`."""
-        from distant.predict import predict_stream
+        import itertools
 
-        yield from predict_stream(self.model, docs, batch_size=batch_size or self.batch_size, device=self.device,
-                                  layer=self.layer, stats=self.stats, progress=progress)
+        from distant.combine import TAGGER
+        from distant.predict import DOCS_PER_PART, predict_stream
+
+        tagged = predict_stream(self.model, docs, batch_size=batch_size or self.batch_size, device=self.device,
+                                layer=self.layer if self.combination is None else TAGGER, stats=self.stats,
+                                progress=progress)
+        if self.combination is None:
+            yield from tagged
+            return
+        while part := list(itertools.islice(tagged, DOCS_PER_PART)):
+            self.combination.apply(part, self.layer)
+            self.stats["combined_spans"] = self.stats.get("combined_spans", 0) + sum(len(d.spans(self.layer))
+                                                                                     for d in part)
+            yield from part
 
 
 def load(run_dir: PathLike, device: str = "auto", *, threads: int | None = None, batch_size: int | None = None,
-         layer: str = PRED) -> Tagger:
-    """Load a trained tagger from a run folder (its ``model.pt``) or a checkpoint file.
+         layer: str = PRED, combine: bool = True) -> Tagger:
+    """Load a trained tagger from a run folder (its ``model.pt``, and ``combine.json`` when it has one) or a
+    checkpoint file.
 
     Args:
         run_dir: The run folder (``distant train -o``) or a checkpoint file.
@@ -119,15 +136,23 @@ def load(run_dir: PathLike, device: str = "auto", *, threads: int | None = None,
             ``distant predict`` does); N: N torch threads.
         batch_size: Sentences per batch (default: the model's ``predict.batch_size``).
         layer: The layer documents receive the predictions in.
+        combine: With a run trained with ``[combine]``: its labelers and label model decide over the tagger's
+            spans (``False``: the tagger's spans alone).
 
     Raises:
-        DistantError: no model there, or a device this machine does not have.
+        DistantError: no model there, a device this machine does not have, or a combination whose labelers'
+            files are missing.
     """
+    from distant.combine import load_combination
     from distant.device import resolve_device, setup
     from distant.predict import load_model
 
     dev = resolve_device(device) if threads is None else setup(device, threads)[0]
-    return Tagger(load_model(run_dir, dev), dev, batch_size=batch_size, layer=layer)
+    model = load_model(run_dir, dev)
+    tagger = Tagger(model, dev, batch_size=batch_size, layer=layer)
+    if combine and Path(run_dir).is_dir():
+        tagger.combination = load_combination(Path(run_dir), tagger.types)
+    return tagger
 
 
 # -- labeling -----------------------------------------------------------------------------------------------

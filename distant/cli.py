@@ -567,9 +567,14 @@ def predict(
                                                   "cuda: GPUs each actor asks for (0.5: two share one).")] = 0.0,
     resume: ResumeOpt = False,
     strict: StrictOpt = False,
+    tagger_only: Annotated[bool, typer.Option("--tagger-only", help="A run trained with [combine]: the tagger's "
+                                              "spans alone, without its labelers and label model.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Tag documents with a trained model: spans with character offsets and confidences, streamed."""
+    """Tag documents with a trained model: spans with character offsets and confidences, streamed.
+
+    A run trained with [combine] also runs its labelers (the dictionaries of its config.toml) and lets its label
+    model decide over the tagger's spans."""
     from distant.device import resolve_device
     from distant.engines import predict_corpus
     from distant.jobs import Reading, Writing, expand_inputs
@@ -585,7 +590,7 @@ def predict(
         result, stats = predict_corpus(sources, output, model, reading=reading,
                                        writing=Writing(_fmt(dst_format), "pred", to_scheme), device=device,
                                        threads=threads, batch_size=batch_size, engine=engine.value, ray=options,
-                                       resume=resume, progress=advance)
+                                       resume=resume, progress=advance, combine=not tagger_only)
     _report(result, "tagged")
     if stats:
         log.info("%d sentences (%.0f sentences/s), %d spans", stats["sentences"], stats["sentences_per_s"],
@@ -593,6 +598,9 @@ def predict(
         if stats.get("below_min_score"):
             log.info("%d spans less confident than the model's predict.min_score left out",
                      stats["below_min_score"])
+        if "combined_spans" in stats:
+            log.info("%d spans after the run's label model combined the tagger's with its labelers' "
+                     "(--tagger-only: the tagger's alone)", stats["combined_spans"])
 
 
 @app.command("pretrain-lm")

@@ -94,6 +94,7 @@ class PredictStep(StepFactory):
     threads: int = 0
     batch_size: int | None = None
     progress: Any = None
+    combine: bool = True
 
     def build(self) -> Predicting:
         return Predicting(self)
@@ -106,7 +107,8 @@ class Predicting:
         from distant.api import load
 
         self.factory = factory
-        self.tagger = load(factory.model, factory.device, threads=factory.threads, batch_size=factory.batch_size)
+        self.tagger = load(factory.model, factory.device, threads=factory.threads, batch_size=factory.batch_size,
+                           combine=factory.combine)
         self.stats = self.tagger.stats
         self._reported: dict[str, float] = {}  # the counts at the last report
 
@@ -364,9 +366,13 @@ def label_corpus(inputs: Sequence[Path], output: str | Path, labelers: Sequence[
 
 def predict_corpus(inputs: Sequence[Path], output: str | Path, model: Path, *, reading: Reading, writing: Writing,
                    device: str = "auto", threads: int = 0, batch_size: int | None = None, engine: str = "local",
-                   ray: RayOptions | None = None, resume: bool = False,
-                   progress: Any = None) -> tuple[JobResult, dict[str, float] | None]:
-    """Tag ``inputs`` with a trained model into ``output``; return the result and the prediction counts."""
+                   ray: RayOptions | None = None, resume: bool = False, progress: Any = None,
+                   combine: bool = True) -> tuple[JobResult, dict[str, float] | None]:
+    """Tag ``inputs`` with a trained model into ``output``; return the result and the prediction counts.
+
+    A run folder with ``combine.json`` predicts with its labelers and label model too, unless ``combine`` is off.
+    """
+    from distant.combine import COMBINE_FILE
     from distant.predict import MODEL_FILE, with_rates
 
     model = Path(model)
@@ -374,9 +380,13 @@ def predict_corpus(inputs: Sequence[Path], output: str | Path, model: Path, *, r
     if not file.is_file():
         raise DistantError(f"no trained model found (expected {MODEL_FILE} in a run folder, or a checkpoint file)",
                            file)
-    factory = PredictStep(str(file.resolve()), device, threads, batch_size, progress if engine == "local" else None)
+    combined = combine and model.is_dir() and (model / COMBINE_FILE).is_file()
+    factory = PredictStep(str((model if combined else file).resolve()), device, threads, batch_size,
+                          progress if engine == "local" else None, combine=combined)
     job = {"command": "predict", "model": file_state(file), "batch_size": batch_size, "reading": vars(reading),
            "writing": vars(writing)}
+    if combined:
+        job["combine"] = file_state(model / COMBINE_FILE)
     result, step = run_job(factory, inputs, output, reading, writing, job=job, resume=resume, engine=engine, ray=ray)
     return result, None if step is None else with_rates(step.stats)
 

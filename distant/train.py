@@ -12,6 +12,7 @@ self-training (:func:`train_rounds`, over :func:`distant.loop.train_while_improv
 * ``last.pt`` — model, optimiser and :class:`~distant.loop.TrainState` after every epoch (``--resume``);
 * ``model.pt`` — the best model on the dev set (what ``distant predict`` loads);
 * ``metrics.jsonl`` — one line per epoch; ``debias.json`` — the shift-correction report;
+* ``combine.json`` — the label model over the labelers and the tagger (``[combine]``, :mod:`distant.combine`);
 * ``report.json`` — timings, throughput, warnings and the dev/test evaluation.
 """
 
@@ -34,6 +35,7 @@ import torch
 
 from distant.atomic import write_text
 from distant.checkpoints import load_checkpoint, save_checkpoint
+from distant.combine import TAGGER, Combination, check_sources, fit_combination
 from distant.config import dump_toml, to_dict
 from distant.config.labelers import LABELER_OPTIONS
 from distant.config.run import MIN_SCORE_GRID, RunConfig, TrainConfig, load_config
@@ -97,9 +99,14 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
         state, speed = train_rounds(model, train_set, scorer, correction, config, run_dir, dev, emit, saved, weights)
     with timer("debias"):
         best = finalize(config, run_dir, dev, scorer, correction, train_set, emit, report)
+    combination = None
+    if config.combine.method != "none":
+        with timer("combine"):
+            combination, report["combine"] = fit_combination(
+                config, run_dir, best, dev, scorer.encoded.docs if data.dev_layer == GOLD else None, config_path)
     if config.data.test is not None:
         with timer("test"):
-            report["test"] = score_test(best, config.data.test, config.data.max_tokens, dev)
+            report["test"] = score_test(best, config.data.test, config.data.max_tokens, dev, combination)
     report["labeling"] = data.labeling
     report["train"] = training_summary(state, train_set, speed, config.train)
     if state.stop_reason == "time":
@@ -498,13 +505,19 @@ def finalize(config: RunConfig, run_dir: Path, device: torch.device, scorer: Dev
     return best
 
 
-def score_test(model: Tagger, path: Path, max_tokens: int, device: torch.device) -> dict[str, Any]:
-    """Predict the gold test documents from their raw text and score them strictly."""
+def score_test(model: Tagger, path: Path, max_tokens: int, device: torch.device,
+               combination: Combination | None = None) -> dict[str, Any]:
+    """Predict the gold test documents from their raw text (with the combination, when the run has one) and score
+    them strictly; with a combination, ``tagger`` holds the tagger's own micro scores."""
     gold = read_corpus([path])
     pred = [doc.copy(layers=()) for doc in gold]
-    speed = predict_documents(model, pred, device=device, max_tokens=max_tokens)
-    result = evaluate(gold, pred, gold_name=str(path))
-    return {**result.as_dict(), "prediction": speed}
+    speed = predict_documents(model, pred, device=device, max_tokens=max_tokens,
+                              layer=PRED if combination is None else TAGGER)
+    if combination is None:
+        return {**evaluate(gold, pred, gold_name=str(path)).as_dict(), "prediction": speed}
+    alone = evaluate(gold, pred, pred_layer=TAGGER, gold_name=str(path)).as_dict()["micro"]
+    combination.apply(pred, PRED)
+    return {**evaluate(gold, pred, gold_name=str(path)).as_dict(), "prediction": speed, "tagger": alone}
 
 
 def training_summary(state: TrainState, train_set: Encoded, speed: dict[str, float],
@@ -569,6 +582,7 @@ def check_inputs(config: RunConfig, config_path: Path | None = None) -> None:
     for key, path in input_paths(config):
         if not path.exists():
             raise DistantError(f"{key}: not found: {path}", config_path)
+    check_sources(config, config_path)
 
 
 @dataclass

@@ -11,6 +11,7 @@ table                     what
 ``[train]``               the optimisation, early stopping and self-training
 ``[predict]``             decoding and the document rules applied to predictions
 ``[debias]``              the shift correction (:mod:`distant.config.debias`)
+``[combine]``             a label model over the labelers and the trained tagger: the run's output from both
 ========================  ==================================================================================
 
 Keys of older configs that moved are read where they went, with a warning that says so (:data:`MOVED`).
@@ -189,6 +190,40 @@ class PredictConfig:
         return build(cls, dict(data), prefix=f"{where}.")
 
 
+COMBINE_METHODS = ("none", "hmm", "dawid-skene")
+
+
+@dataclass
+class CombineConfig:
+    """The labelers and the trained tagger combined by a label model (``[combine]``, :mod:`distant.combine`).
+
+    After training, the tagger tags the training text, the labelers label it again, and a label model
+    (:mod:`distant.labelers.labelmodel`) learns without gold how far to trust each of them, the tagger being one
+    source among them. The run then predicts with all of them: the labelers run on new text, the tagger tags
+    it, and the label model decides. With ``select`` (and gold dev documents) the combination is kept only when
+    its dev F1 is higher than the tagger's alone; the report gives both.
+
+    Attributes:
+        method: ``none`` (the tagger's spans are the output), ``hmm`` or ``dawid-skene``.
+        sources: The labelers' layers the label model weighs next to the tagger's (default: every labeler's).
+        iterations: Most EM iterations (EM over correlated sources drifts from the sources' own vote).
+        prior_weight: Dirichlet pseudo-counts per firing for the tag a source claims.
+        select: Keep the combination only when it beats the tagger alone on the gold dev documents.
+    """
+
+    method: str = "none"
+    sources: list[str] = field(default_factory=list)
+    iterations: int = 1
+    prior_weight: float = 0.5
+    select: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in COMBINE_METHODS:
+            raise ValueError(f"combine.method: expected one of {', '.join(COMBINE_METHODS)}, found {self.method!r}")
+        check_range("combine.iterations", self.iterations, low=1)
+        check_range("combine.prior_weight", self.prior_weight, low=0.0)
+
+
 @dataclass
 class RunConfig:
     """A whole training run, as written in ``configs/*.toml``."""
@@ -201,6 +236,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
     debias: DebiasConfig = field(default_factory=DebiasConfig)
+    combine: CombineConfig = field(default_factory=CombineConfig)
 
 
 def move_old_keys(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:

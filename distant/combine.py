@@ -1,0 +1,182 @@
+"""The labelers and the trained tagger combined by a label model (``[combine]``): a run's output from both.
+
+A tagger trained on pseudo-labels generalises beyond the dictionaries but also forgets some of what they know
+for certain; the labelers are precise where they fire. After training, :func:`fit_combination` tags the
+training text with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
+and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
+among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
+``combine.select``, keeps it only when it is better. It is saved as ``combine.json`` in the run folder.
+
+:class:`Combination` is what prediction then does (``distant predict``, :func:`distant.api.load`, the spaCy
+component): the tagger tags new text into :data:`TAGGER`, the labelers of the run's ``config.toml`` label it,
+and the label model writes the output layer; the intermediate layers are removed again (a layer of the same
+name the input had is put back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from distant.docs import GOLD, PRED, Document
+from distant.errors import DistantError
+
+log = logging.getLogger(__name__)
+
+COMBINE_FILE = "combine.json"  # the fitted label model in a run folder
+TAGGER = "tagger"  # the layer the tagger's own spans go to before they are combined
+
+
+class Combination:
+    """The run's labelers and a fitted label model over their layers and the tagger's (:data:`TAGGER`).
+
+    Args:
+        labelers: The labelers, in the run's order (each writes the layer of its name).
+        model: A fitted :class:`~distant.labelers.labelmodel.LabelModelAggregator` whose sources are labelers'
+            layers and :data:`TAGGER`.
+    """
+
+    def __init__(self, labelers: Sequence[Any], model: Any) -> None:
+        self.labelers, self.model = list(labelers), model
+        self.temporary = [*(lab.name for lab in self.labelers), TAGGER]
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.model.layers)
+
+    def apply(self, docs: Sequence[Document], output: str = PRED) -> None:
+        """Label ``docs`` (tagged already into :data:`TAGGER`) and write the combination into ``output``."""
+        held = [{n: doc.layers[n] for n in self.temporary[:-1] if n in doc.layers} for doc in docs]
+        for doc in docs:
+            for labeler in self.labelers:
+                labeler(doc)
+        self.model.output = output
+        self.model.apply(docs)
+        for doc, kept in zip(docs, held):
+            for name in self.temporary:
+                if name != output:
+                    doc.layers.pop(name, None)
+            doc.layers.update(kept)
+
+
+def build_labelers(config: Any, types: Sequence[str], path: Path | None = None) -> list[Any]:
+    """Build the labelers of a run config (its ``[[labelers]]``) for the run's ``types``."""
+    from distant.labelers.pipeline import build_pipeline
+
+    labelers, _ = build_pipeline(config.labelers, config.aggregate, path=path, types=list(types))
+    return labelers
+
+
+def check_sources(config: Any, path: Path | None = None) -> None:
+    """Check that ``combine.sources`` names labelers of the run.
+
+    Raises:
+        DistantError: a source no labeler writes, or ``[combine]`` without labelers.
+    """
+    if config.combine.method == "none":
+        return
+    names = [lab.name for lab in config.labelers]
+    if not names:
+        raise DistantError("combine.method: a combination needs the run's [[labelers]]; found none", path)
+    for name in config.combine.sources:
+        if name not in names:
+            raise DistantError(f"combine.sources: no labeler is named {name!r} (labelers: {', '.join(names)})", path)
+
+
+def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_docs: Sequence[Document] | None,
+                    config_path: Path | None = None) -> tuple[Combination | None, dict[str, Any]]:
+    """Fit the label model over the labelers and ``tagger`` on the training text; choose it on dev; save it.
+
+    Args:
+        config: The run config (its ``[data]``, ``[[labelers]]`` and ``[combine]``).
+        tagger: The trained :class:`~distant.models.tagger.Tagger` (its decoding bias and rules set).
+        dev_docs: Gold dev documents (``None``: there are none, and the combination is kept unchecked).
+
+    Returns:
+        The combination (``None`` when dev chose the tagger alone) and the report's ``combine`` part.
+    """
+    from distant.corpus import read_corpus
+    from distant.labelers.labelmodel import LabelModelAggregator, save_label_model
+
+    settings = config.combine
+    types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
+    labelers = build_labelers(config, types, config_path)
+    sources = list(settings.sources) or [lab.name for lab in labelers]
+    docs = read_corpus(config.data.train, config.data.train_format) if config.data.train else []
+    for doc in docs:
+        doc.layers.clear()  # the training text is unlabeled
+    if not docs:
+        raise DistantError("combine.method: the label model is fitted on data.train's text; found none",
+                           config_path)
+    _tag(tagger, docs, device, config.data.max_tokens, TAGGER)
+    for doc in docs:
+        for labeler in labelers:
+            labeler(doc)
+    model = LabelModelAggregator([*sources, TAGGER], transitions=settings.method == "hmm",
+                                 iterations=settings.iterations, prior_weight=settings.prior_weight, output=PRED,
+                                 types=types)
+    fit = model.fit(docs)
+    combination = Combination(labelers, model)
+    report: dict[str, Any] = {"method": settings.method, "sources": model.layers, "documents": len(docs),
+                              "iterations": fit.iterations, "seconds": fit.seconds,
+                              "accuracies": model.model.accuracies()}
+    keep = True
+    if dev_docs is not None:
+        scores = score(tagger, combination, dev_docs, device, config.data.max_tokens)
+        report["dev_f1_tagger"], report["dev_f1_combined"] = scores["tagger"]["f1"], scores["combined"]["f1"]
+        keep = not settings.select or scores["combined"]["f1"] > scores["tagger"]["f1"]
+    report["kept"] = keep
+    target = run_dir / COMBINE_FILE
+    if keep:
+        save_label_model(model, target)
+    else:
+        target.unlink(missing_ok=True)
+        log.warning("combine: dev F1 %.4f with the label model, %.4f with the tagger alone: the run keeps the "
+                    "tagger alone (combine.select)", report["dev_f1_combined"], report["dev_f1_tagger"])
+    return (combination if keep else None), report
+
+
+def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], device: Any,
+          max_tokens: int) -> dict[str, dict[str, Any]]:
+    """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination."""
+    from distant.evaluate import evaluate
+
+    pred = [doc.copy(layers=()) for doc in gold_docs]
+    _tag(tagger, pred, device, max_tokens, TAGGER)
+    alone = evaluate(gold_docs, pred, gold_layer=GOLD, pred_layer=TAGGER).as_dict()
+    combination.apply(pred, PRED)
+    return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"]}
+
+
+def _tag(tagger: Any, docs: Sequence[Document], device: Any, max_tokens: int, layer: str) -> dict[str, float]:
+    from distant.predict import predict_documents
+
+    return predict_documents(tagger, docs, device=device, max_tokens=max_tokens, layer=layer)
+
+
+def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:
+    """Return the combination a run folder holds (``combine.json`` and its ``config.toml``), or ``None``.
+
+    Raises:
+        DistantError: a malformed label model, or labelers whose files are missing here (naming them).
+    """
+    from distant.config.run import load_config
+    from distant.labelers.labelmodel import load_label_model
+
+    file = Path(run_dir) / COMBINE_FILE
+    if not file.is_file():
+        return None
+    config_file = Path(run_dir) / "config.toml"
+    if not config_file.is_file():
+        raise DistantError(f"found {COMBINE_FILE} but no config.toml beside it, expected the run folder of "
+                           "distant train (its labelers run before the label model)", run_dir)
+    config = load_config(config_file)
+    model = load_label_model(file)
+    labelers = build_labelers(config, types, config_file)
+    missing = [s for s in model.layers if s != TAGGER and s not in {lab.name for lab in labelers}]
+    if missing:
+        raise DistantError(f"the label model combines {', '.join(missing)}, which no labeler of config.toml "
+                           "writes; expected the config the run was trained with", file)
+    return Combination(labelers, model)

@@ -1,0 +1,127 @@
+"""[combine]: the labelers and the trained tagger combined by a label model, in training and in prediction."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import distant
+from distant.cli import app
+from distant.combine import COMBINE_FILE, TAGGER, Combination
+from distant.docs import Document, Span
+from distant.labelers.labelmodel import LabelModelAggregator
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+CONFIG = ROOT / "configs" / "sample.toml"
+QUICK = ["--set", "train.epochs=12", "--set", "pretrain.epochs=1", "--set", "model.charlm.hidden_size=16",
+         "--set", "combine.method=hmm"]
+runner = CliRunner()
+
+
+def ok(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def one_line_error(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("distant: error:"), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("combine") / "sample"
+    ok("train", CONFIG, "-o", run_dir, *QUICK)
+    return run_dir
+
+
+def micro(path: Path) -> dict:
+    result = runner.invoke(app, ["evaluate", str(SAMPLE / "gold.pubtator"), str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["micro"]
+
+
+def test_training_saves_the_label_model_and_reports_both_scores(combined):
+    report = json.loads((combined / "report.json").read_text())
+    part = report["combine"]
+    assert (combined / COMBINE_FILE).is_file() and part["kept"]
+    assert part["sources"] == ["dictionary", "abbreviation", TAGGER]  # every labeler, then the tagger
+    assert set(part["accuracies"]) == set(part["sources"]) and part["documents"] == 8
+    assert "tagger" in report["test"] and report["test"]["micro"]["support"] == 66
+
+
+def test_predict_gives_the_reported_test_scores_with_and_without_the_labelers(combined, tmp_path):
+    report = json.loads((combined / "report.json").read_text())
+    ok("predict", combined, SAMPLE / "gold.pubtator", "-o", tmp_path / "both.jsonl")
+    ok("predict", combined, SAMPLE / "gold.pubtator", "-o", tmp_path / "alone.jsonl", "--tagger-only")
+    for name, expected in (("both", report["test"]["micro"]), ("alone", report["test"]["tagger"])):
+        got = micro(tmp_path / f"{name}.jsonl")
+        assert (got["tp"], got["fp"], got["fn"]) == (expected["tp"], expected["fp"], expected["fn"]), name
+    layers = {n for line in (tmp_path / "both.jsonl").read_text().splitlines() for n in json.loads(line)["spans"]}
+    assert layers == {"gold", "pred"}  # the labelers' and the tagger's layers were only steps
+
+
+def test_the_python_api_combines_as_predict_does(combined):
+    text = "Cisplatin induced nephrotoxicity in rats given cisplatin and NAC."
+    both, alone = distant.load(combined), distant.load(combined, combine=False)
+    assert both.combination is not None and alone.combination is None
+    doc = alone.pipe([Document("d", text)]).__next__()
+    doc.layers[TAGGER] = doc.layers.pop("pred")
+    both.combination.apply([doc], "pred")  # by hand: the tagger, then the labelers and the label model
+    expected = [(s.start, s.end, s.label) for s in doc.spans("pred")]
+    assert expected and [(e.start, e.end, e.type) for e in both(text)] == expected
+
+
+def test_apply_keeps_an_input_layer_of_a_labelers_name():
+    class Marker:
+        name = "dictionary"
+
+        def __call__(self, doc):
+            doc.set_spans("dictionary", [Span(0, 9, "Chemical", "dictionary")])
+            return doc
+
+    model = LabelModelAggregator(["dictionary", TAGGER], iterations=1, types=["Chemical"], output="pred")
+    doc = Document("d", "Cisplatin works.")
+    doc.set_spans("dictionary", [Span(10, 15, "Chemical", "dictionary")])  # the input's own layer
+    doc.set_spans(TAGGER, [Span(0, 9, "Chemical", TAGGER)])
+    fit_doc = doc.copy()
+    Marker()(fit_doc)
+    model.fit([fit_doc])
+    Combination([Marker()], model).apply([doc], "pred")
+    assert [(s.start, s.end) for s in doc.spans("dictionary")] == [(10, 15)]
+    assert TAGGER not in doc.layers and [(s.start, s.end, s.label) for s in doc.spans("pred")] == [(0, 9, "Chemical")]
+
+
+def test_dev_selection_keeps_the_combination_only_when_dev_says_so(tmp_path):
+    run_dir = tmp_path / "run"
+    ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", f"data.dev={SAMPLE / 'gold.pubtator'}")
+    part = json.loads((run_dir / "report.json").read_text())["combine"]
+    assert part["kept"] == (part["dev_f1_combined"] > part["dev_f1_tagger"])
+    assert (run_dir / COMBINE_FILE).is_file() == part["kept"]
+
+
+def test_bad_combine_settings_are_one_line_errors(tmp_path):
+    line = one_line_error("train", CONFIG, "-o", tmp_path / "a", *QUICK, "--set", 'combine.sources=["dict"]')
+    assert "combine.sources" in line and "'dict'" in line and "dictionary" in line
+    line = one_line_error("train", CONFIG, "-o", tmp_path / "b", "--set", "combine.method=majority")
+    assert "combine.method" in line and "hmm" in line
+
+
+def test_a_run_whose_dictionary_is_gone_says_so(combined, tmp_path):
+    moved = tmp_path / "run"
+    shutil.copytree(combined, moved)
+    config = (moved / "config.toml").read_text()
+    assert str(SAMPLE / "dict.tsv") in config
+    (moved / "config.toml").write_text(config.replace(str(SAMPLE / "dict.tsv"), str(tmp_path / "gone.tsv")))
+    line = one_line_error("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl")
+    assert "gone.tsv" in line
+    ok("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl", "--tagger-only")
