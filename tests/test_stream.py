@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -346,15 +347,22 @@ def test_ray_labels_shards_as_the_local_engine_does(tmp_path, local_ray):
 def test_ray_predicts_as_the_local_engine_does(tmp_path, local_ray):
     run = tmp_path / "run"
     ok("train", ROOT / "configs" / "sample.toml", "-o", run, "--set", "train.epochs=2", "--set", "pretrain.epochs=1",
-       "--set", "model.charlm.hidden_size=16")
+       "--set", "model.charlm.hidden_size=16", "--set", "combine.method=hmm")
     inputs = shards(tmp_path, n=2)
-    local = ok("predict", run, *inputs, "-o", f"{tmp_path / 'local'}/", "-v")
-    ray = ok("predict", run, *inputs, "-o", f"{tmp_path / 'ray'}/", "--engine", "ray", "-v")
     counts = re.compile(r"(\d+) sentences \(\d+ sentences/s\), (\d+) spans")
-    assert counts.search(ray.stderr).groups() == counts.search(local.stderr).groups()
-    for k in range(2):
-        assert (tmp_path / "ray" / f"part{k}.jsonl").read_bytes() == \
-            (tmp_path / "local" / f"part{k}.jsonl").read_bytes()
+    combined = re.compile(r"(\d+) spans after the run's label model")
+    for extra in ([], ["--tagger-only"]):  # the run's labelers and label model in every actor, and without them
+        local = ok("predict", run, *inputs, "-o", f"{tmp_path / 'local'}/", "-v", *extra)
+        ray = ok("predict", run, *inputs, "-o", f"{tmp_path / 'ray'}/", "--engine", "ray", "-v", *extra)
+        assert counts.search(ray.stderr).groups() == counts.search(local.stderr).groups()
+        assert bool(combined.search(local.stderr)) == (not extra)
+        if not extra:
+            assert combined.search(ray.stderr).groups() == combined.search(local.stderr).groups()
+        for k in range(2):
+            assert (tmp_path / "ray" / f"part{k}.jsonl").read_bytes() == \
+                (tmp_path / "local" / f"part{k}.jsonl").read_bytes()
+        shutil.rmtree(tmp_path / "local")
+        shutil.rmtree(tmp_path / "ray")
 
 
 def test_ray_errors_are_one_line(tmp_path, local_ray):
