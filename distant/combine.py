@@ -2,7 +2,7 @@
 
 A tagger trained on pseudo-labels generalises beyond the dictionaries but also forgets some of what they know
 for certain; the labelers are precise where they fire. After training, :func:`fit_combination` tags the
-training text with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
+training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
 and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
 among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
 ``combine.select``, keeps it only when it is better. It is saved as ``combine.json`` in the run folder.
@@ -15,8 +15,9 @@ name the input had is put back).
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +98,15 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     Returns:
         The combination (``None`` when dev chose the tagger alone) and the report's ``combine`` part.
     """
-    from distant.corpus import read_corpus
     from distant.labelers.labelmodel import LabelModelAggregator, save_label_model
 
     settings = config.combine
     types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
     labelers = build_labelers(config, types, config_path)
     sources = list(settings.sources) or [lab.name for lab in labelers]
-    docs = read_corpus(config.data.train, config.data.train_format) if config.data.train else []
-    for doc in docs:
-        doc.layers.clear()  # the training text is unlabeled
+    docs = list(itertools.islice(training_text(config), settings.fit_documents))
     if not docs:
-        raise DistantError("combine.method: the label model is fitted on data.train's text; found none",
+        raise DistantError("combine.method: the label model is fitted on the training text; found none",
                            config_path)
     _tag(tagger, docs, device, config.data.max_tokens, TAGGER)
     for doc in docs:
@@ -136,6 +134,22 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
         log.warning("combine: dev F1 %.4f with the label model, %.4f with the tagger alone: the run keeps the "
                     "tagger alone (combine.select)", report["dev_f1_combined"], report["dev_f1_tagger"])
     return (combination if keep else None), report
+
+
+def training_text(config: Any) -> Iterator[Document]:
+    """Yield the run's training documents as they are read (``data.train``, then ``data.train_labeled``), as
+    tokenized text without layers."""
+    from distant.formats import iter_documents
+    from distant.jobs import expand_inputs
+    from distant.tokenize import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    sources = [(p, config.data.train_format) for p in config.data.train]
+    if config.data.train_labeled:
+        sources += [(p, None) for p in expand_inputs(config.data.train_labeled)]
+    for path, fmt in sources:
+        for doc in iter_documents(path, fmt):
+            yield tokenizer(doc.copy(layers=()))
 
 
 def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], device: Any,

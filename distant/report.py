@@ -191,6 +191,10 @@ def _run_summary(run_dir: Path) -> dict[str, Any]:
     return {"device": report.get("device"), "epochs": train.get("epochs"), "best epoch": train.get("best_epoch"),
             "best dev F1": train.get("best_dev_f1"), "test precision": test.get("precision"),
             "test recall": test.get("recall"), "test F1": test.get("f1"),
+            **({"test F1, tagger alone": report["test"]["tagger"].get("f1")} if "tagger" in (report.get("test") or {})
+               else {}),
+            **({"label model over labelers + tagger": "kept" if report["combine"].get("kept") else "not kept (dev)"}
+               if isinstance(report.get("combine"), dict) else {}),
             "seconds": sum(v for v in (report.get("seconds") or {}).values() if isinstance(v, (int, float)))}
 
 

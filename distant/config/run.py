@@ -209,6 +209,8 @@ class CombineConfig:
         iterations: Most EM iterations (EM over correlated sources drifts from the sources' own vote).
         prior_weight: Dirichlet pseudo-counts per firing for the tag a source claims.
         select: Keep the combination only when it beats the tagger alone on the gold dev documents.
+        fit_documents: The label model is fitted on at most this many training documents (the first ones of
+            ``data.train``, then of ``data.train_labeled``): it has few parameters, and memory stays bounded.
     """
 
     method: str = "none"
@@ -216,12 +218,14 @@ class CombineConfig:
     iterations: int = 1
     prior_weight: float = 0.5
     select: bool = True
+    fit_documents: int = 20000
 
     def __post_init__(self) -> None:
         if self.method not in COMBINE_METHODS:
             raise ValueError(f"combine.method: expected one of {', '.join(COMBINE_METHODS)}, found {self.method!r}")
         check_range("combine.iterations", self.iterations, low=1)
         check_range("combine.prior_weight", self.prior_weight, low=0.0)
+        check_range("combine.fit_documents", self.fit_documents, low=1)
 
 
 @dataclass
