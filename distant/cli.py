@@ -542,6 +542,12 @@ def train(
     summary = {"run": str(output), "best_epoch": report["train"]["best_epoch"], "dev": report["dev"].get("scores")}
     if test:
         summary["test"] = {k: round(v, 4) for k, v in test["micro"].items() if k in ("precision", "recall", "f1")}
+        if "tagger" in test:  # [combine]: "test" is the combination's score, this the tagger's alone
+            summary["test_tagger"] = {k: round(v, 4) for k, v in test["tagger"].items()
+                                      if k in ("precision", "recall", "f1")}
+    if "combine" in report:
+        summary["combine"] = {k: report["combine"][k] for k in ("kept", "dev_f1_tagger", "dev_f1_combined")
+                              if k in report["combine"]}
     typer.echo(json.dumps(summary))
 
 

@@ -102,8 +102,15 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     combination = None
     if config.combine.method != "none":
         with timer("combine"):
+            emit({"event": "stage", "stage": "combine", "message": "fitting the label model over the labelers and "
+                  "the tagger on the training text"})
             combination, report["combine"] = fit_combination(
                 config, run_dir, best, dev, scorer.encoded.docs if data.dev_layer == GOLD else None, config_path)
+            part = report["combine"]
+            emit({"event": "stage", "stage": "combine", "message": (
+                f"label model over {', '.join(part['sources'])}: dev F1 {part['dev_f1_combined']:.4f} (tagger alone "
+                f"{part['dev_f1_tagger']:.4f}), {'kept' if part['kept'] else 'not kept'}") if "dev_f1_tagger" in part
+                else f"label model over {', '.join(part['sources'])}: kept (no gold dev documents to check it on)"})
     if config.data.test is not None:
         with timer("test"):
             report["test"] = score_test(best, config.data.test, config.data.max_tokens, dev, combination)

@@ -103,9 +103,11 @@ def test_apply_keeps_an_input_layer_of_a_labelers_name():
 
 def test_dev_selection_keeps_the_combination_only_when_dev_says_so_on_bounded_text(tmp_path):
     run_dir = tmp_path / "run"
-    ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", f"data.dev={SAMPLE / 'gold.pubtator'}",
-       "--set", "combine.fit_documents=5")
+    result = ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", f"data.dev={SAMPLE / 'gold.pubtator'}",
+                "--set", "combine.fit_documents=5")
     part = json.loads((run_dir / "report.json").read_text())["combine"]
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["combine"]["kept"] == part["kept"] and "test_tagger" in printed
     assert part["documents"] == 5  # of the sample's 8: the label model's fit is bounded    assert part["kept"] == (part["dev_f1_combined"] > part["dev_f1_tagger"])
     assert (run_dir / COMBINE_FILE).is_file() == part["kept"]
 
