@@ -14,27 +14,18 @@ from distant.cli import app
 from distant.combine import COMBINE_FILE, TAGGER, Combination
 from distant.docs import Document, Span
 from distant.labelers.labelmodel import LabelModelAggregator
+from tests.test_cli_pipeline import ok, one_line_error, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 CONFIG = ROOT / "configs" / "sample.toml"
 QUICK = ["--set", "train.epochs=12", "--set", "pretrain.epochs=1", "--set", "model.charlm.hidden_size=16",
          "--set", "combine.method=hmm"]
-runner = CliRunner()
+runner = CliRunner()  # evaluate --json: its stdout alone
 
 
-def ok(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def one_line_error(*args) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("distant: error:"), result.stderr
-    return lines[0]
+def one_line_error_of(*args) -> str:
+    return one_line_error(run(*args))
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +104,9 @@ def test_dev_selection_keeps_the_combination_only_when_dev_says_so_on_bounded_te
 
 
 def test_bad_combine_settings_are_one_line_errors(tmp_path):
-    line = one_line_error("train", CONFIG, "-o", tmp_path / "a", *QUICK, "--set", 'combine.sources=["dict"]')
+    line = one_line_error_of("train", CONFIG, "-o", tmp_path / "a", *QUICK, "--set", 'combine.sources=["dict"]')
     assert "combine.sources" in line and "'dict'" in line and "dictionary" in line
-    line = one_line_error("train", CONFIG, "-o", tmp_path / "b", "--set", "combine.method=majority")
+    line = one_line_error_of("train", CONFIG, "-o", tmp_path / "b", "--set", "combine.method=majority")
     assert "combine.method" in line and "hmm" in line
 
 
@@ -125,6 +116,6 @@ def test_a_run_whose_dictionary_is_gone_says_so(combined, tmp_path):
     config = (moved / "config.toml").read_text()
     assert str(SAMPLE / "dict.tsv") in config
     (moved / "config.toml").write_text(config.replace(str(SAMPLE / "dict.tsv"), str(tmp_path / "gone.tsv")))
-    line = one_line_error("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl")
+    line = one_line_error_of("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl")
     assert "gone.tsv" in line
     ok("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl", "--tagger-only")
