@@ -41,7 +41,7 @@ class Combination:
 
     def __init__(self, labelers: Sequence[Any], model: Any) -> None:
         self.labelers, self.model = list(labelers), model
-        self.temporary = [*(lab.name for lab in self.labelers), TAGGER]
+        self.names = [lab.name for lab in self.labelers]  # the labelers' layers: steps, removed after
 
     @property
     def sources(self) -> list[str]:
@@ -49,14 +49,14 @@ class Combination:
 
     def apply(self, docs: Sequence[Document], output: str = PRED) -> None:
         """Label ``docs`` (tagged already into :data:`TAGGER`) and write the combination into ``output``."""
-        held = [{n: doc.layers[n] for n in self.temporary[:-1] if n in doc.layers} for doc in docs]
+        held = [{n: doc.layers[n] for n in self.names if n in doc.layers} for doc in docs]
         for doc in docs:
             for labeler in self.labelers:
                 labeler(doc)
         self.model.output = output
         self.model.apply(docs)
         for doc, kept in zip(docs, held):
-            for name in self.temporary:
+            for name in [*self.names, TAGGER]:
                 if name != output:
                     doc.layers.pop(name, None)
             doc.layers.update(kept)
@@ -99,6 +99,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
         The combination (``None`` when dev chose the tagger alone) and the report's ``combine`` part.
     """
     from distant.labelers.labelmodel import LabelModelAggregator, save_label_model
+    from distant.predict import predict_documents
 
     settings = config.combine
     types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
@@ -108,7 +109,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     if not docs:
         raise DistantError("combine.method: the label model is fitted on the training text; found none",
                            config_path)
-    _tag(tagger, docs, device, config.data.max_tokens, TAGGER)
+    predict_documents(tagger, docs, device=device, max_tokens=config.data.max_tokens, layer=TAGGER)
     for doc in docs:
         for labeler in labelers:
             labeler(doc)
@@ -156,18 +157,13 @@ def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], 
           max_tokens: int) -> dict[str, dict[str, Any]]:
     """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination."""
     from distant.evaluate import evaluate
+    from distant.predict import predict_documents
 
     pred = [doc.copy(layers=()) for doc in gold_docs]
-    _tag(tagger, pred, device, max_tokens, TAGGER)
+    predict_documents(tagger, pred, device=device, max_tokens=max_tokens, layer=TAGGER)
     alone = evaluate(gold_docs, pred, gold_layer=GOLD, pred_layer=TAGGER).as_dict()
     combination.apply(pred, PRED)
     return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"]}
-
-
-def _tag(tagger: Any, docs: Sequence[Document], device: Any, max_tokens: int, layer: str) -> dict[str, float]:
-    from distant.predict import predict_documents
-
-    return predict_documents(tagger, docs, device=device, max_tokens=max_tokens, layer=layer)
 
 
 def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:
