@@ -42,7 +42,8 @@ def combine_run(run: Path, overrides: list[str], out: Path) -> dict:
     combination, part = fit_combination(config, out, tagger, device, dev, run / "config.toml")
     seconds = time.perf_counter() - start
     row = {"dev tagger": part.get("dev_f1_tagger", float("nan")), "dev combined": part.get("dev_f1_combined",
-           float("nan")), "kept": part["kept"], "fit s": seconds}
+           float("nan")), "tagger better": part.get("dev_tagger_better", float("nan")), "kept": part["kept"],
+           "fit s": seconds}
     if config.data.test is not None:
         gold = read_corpus([config.data.test])
         if combination is None:  # dev chose the tagger: score the combination all the same, for the table
@@ -67,7 +68,7 @@ def main() -> None:
             rows.append((run, combine_run(run, args.overrides, args.out / run.name)))
     except DistantError as e:
         raise SystemExit(f"bench_combine: error: {e}") from None
-    keys = ["dev tagger", "dev combined", "test tagger", "test P", "test R", "test combined", "fit s"]
+    keys = ["dev tagger", "dev combined", "tagger better", "test tagger", "test P", "test R", "test combined", "fit s"]
     print(f"combine {' '.join(args.overrides) or '(defaults)'}: {len(rows)} runs\n")
     print("| run | " + " | ".join(keys) + " | kept |")
     print("|---|" + "---|" * (len(keys) + 1))

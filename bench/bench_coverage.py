@@ -23,6 +23,7 @@ sweep resumes where it stopped. Every result is a line of ``--out/results.jsonl`
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import random
 import statistics
@@ -111,11 +112,26 @@ def load_results(path: Path) -> dict[tuple, dict]:
 
 
 def record(path: Path, rows: dict[tuple, dict], row: dict) -> None:
-    """Add ``row`` to the results and rewrite the file atomically."""
-    rows[(row["kind"], row["coverage"], row["seed"], row.get("variant", ""))] = row
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
-    tmp.replace(path)
+    """Add ``row`` to the results file and to ``rows``: under a lock, the file is read again (another sweep may
+    have added rows since this one started) and rewritten atomically with the row added."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows.update(load_results(path))
+        rows[(row["kind"], row["coverage"], row["seed"], row.get("variant", ""))] = row
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
+        tmp.replace(path)
+
+
+def tagger_alone(row: dict) -> dict | None:
+    """The tagger's own test scores of a pipeline row (``[combine]``: the run's output is the combination's),
+    from the row or, for rows written before it held them, from the run's report."""
+    if "tagger" in row:
+        return row["tagger"]
+    report = Path(row.get("folder", "")) / "report.json"
+    if report.is_file():
+        return json.loads(report.read_text())["test"].get("tagger")
+    return None
 
 
 def mean_sd(values: list[float]) -> str:
@@ -130,8 +146,13 @@ def tables(rows: dict[tuple, dict], coverages: list[int], variants: list[str]) -
     def values(kind: str, coverage: int, variant: str, key: str) -> list[float]:
         return [r[key] for (k, c, _, v), r in sorted(rows.items()) if k == kind and c == coverage and v == variant]
 
+    def alone(coverage: int, variant: str) -> list[float]:
+        found = (tagger_alone(r) for (k, c, _, v), r in sorted(rows.items())
+                 if k == "pipeline" and c == coverage and v == variant)
+        return [t["f1"] for t in found if t]
+
     head = "| coverage | entries | dictionary alone P | R | F1 |" + "".join(
-        f" {v} P | {v} R | {v} F1 | {v} dev F1 |" for v in variants)
+        f" {v} P | {v} R | {v} F1 | {v} dev F1 | {v} tagger alone F1 |" for v in variants)
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for c in coverages:
         entries = values("dictionary", c, "", "entries")
@@ -139,19 +160,22 @@ def tables(rows: dict[tuple, dict], coverages: list[int], variants: list[str]) -
                  *(mean_sd(values("dictionary", c, "", k)) for k in ("precision", "recall", "f1"))]
         for v in variants:
             cells += [mean_sd(values("pipeline", c, v, k)) for k in ("precision", "recall", "f1", "dev_f1")]
+            cells.append(mean_sd(alone(c, v)))
         lines.append("| " + " | ".join(cells) + " |")
     if "default" in variants and "no-shift" in variants:
         lines += ["", ("| coverage | shift correction's gain in test F1 (default − no-shift, per seed) | mean ± sd | "
-                      "pseudo O share | gold dev O share |"), "|---|---|---|---|---|"]
+                      "the same, tagger alone | pseudo O share | gold dev O share |"), "|---|---|---|---|---|---|"]
         for c in coverages:
             with_ = {s: r for (k, cc, s, v), r in rows.items() if k == "pipeline" and cc == c and v == "default"}
             without = {s: r for (k, cc, s, v), r in rows.items() if k == "pipeline" and cc == c and v == "no-shift"}
             seeds = sorted(set(with_) & set(without))
             gains = [with_[s]["f1"] - without[s]["f1"] for s in seeds]
+            pairs = [(tagger_alone(with_[s]), tagger_alone(without[s])) for s in seeds]
+            alone_gains = [a["f1"] - b["f1"] for a, b in pairs if a and b]
             shares = [with_[s]["pseudo_o"] for s in seeds if with_[s].get("pseudo_o") is not None]
             gold = [with_[s]["gold_o"] for s in seeds if with_[s].get("gold_o") is not None]
             lines.append(f"| {c} % | {', '.join(f'{g:+.4f}' for g in gains) or '-'} | {mean_sd(gains)} | "
-                         f"{mean_sd(shares)} | {mean_sd(gold)} |")
+                         f"{mean_sd(alone_gains)} | {mean_sd(shares)} | {mean_sd(gold)} |")
     return "\n".join(lines)
 
 
@@ -203,7 +227,8 @@ def main() -> None:
                            "dev_f1": report["dev"]["scores"]["f1"], "epochs": report["train"]["epochs"],
                            "pseudo_o": (debias.get("pseudo") or {}).get("O"),
                            "gold_o": (estimates[0].get("distribution") or {}).get("O"),
-                           "errors": report["test"].get("errors"), "folder": str(folder)}
+                           "errors": report["test"].get("errors"), "folder": str(folder),
+                           "tagger": report["test"].get("tagger")}
                     record(results, rows, row)
                     print(f"pipeline {v}, {c} %, seed {s}: test F1 {test['f1']:.4f}", flush=True)
     except DistantError as e:

@@ -546,8 +546,8 @@ def train(
             summary["test_tagger"] = {k: round(v, 4) for k, v in test["tagger"].items()
                                       if k in ("precision", "recall", "f1")}
     if "combine" in report:
-        summary["combine"] = {k: report["combine"][k] for k in ("kept", "dev_f1_tagger", "dev_f1_combined")
-                              if k in report["combine"]}
+        summary["combine"] = {k: report["combine"][k] for k in ("kept", "dev_f1_tagger", "dev_f1_combined",
+                                                                   "dev_tagger_better") if k in report["combine"]}
     typer.echo(json.dumps(summary))
 
 

@@ -5,7 +5,8 @@ for certain; the labelers are precise where they fire. After training, :func:`fi
 training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
 and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
 among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
-``combine.select``, keeps it only when it is better. It is saved as ``combine.json`` in the run folder.
+``combine.select``, drops it when dev shows the tagger alone better beyond dev's sampling noise (a paired
+bootstrap over the dev documents, ``combine.confidence``): a difference of a few dev mentions decides nothing. It is saved as ``combine.json`` in the run folder.
 
 :class:`Combination` is what prediction then does (``distant predict``, :func:`distant.api.load`, the spaCy
 component): the tagger tags new text into :data:`TAGGER`, the labelers of the run's ``config.toml`` label it,
@@ -62,7 +63,7 @@ class Combination:
             doc.layers.update(kept)
 
 
-def build_labelers(config: Any, types: Sequence[str], path: Path | None = None) -> list[Any]:
+def run_labelers(config: Any, types: Sequence[str], path: Path | None = None) -> list[Any]:
     """Build the labelers of a run config (its ``[[labelers]]``) for the run's ``types``."""
     from distant.labelers.pipeline import build_pipeline
 
@@ -103,7 +104,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
 
     settings = config.combine
     types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
-    labelers = build_labelers(config, types, config_path)
+    labelers = run_labelers(config, types, config_path)
     sources = list(settings.sources) or [lab.name for lab in labelers]
     docs = list(itertools.islice(training_text(config), settings.fit_documents))
     if not docs:
@@ -125,15 +126,18 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     if dev_docs is not None:
         scores = score(tagger, combination, dev_docs, device, config.data.max_tokens)
         report["dev_f1_tagger"], report["dev_f1_combined"] = scores["tagger"]["f1"], scores["combined"]["f1"]
-        keep = not settings.select or scores["combined"]["f1"] > scores["tagger"]["f1"]
+        report["dev_tagger_better"] = scores["tagger_better"]
+        keep = not settings.select or scores["tagger_better"] < settings.confidence
     report["kept"] = keep
     target = run_dir / COMBINE_FILE
     if keep:
         save_label_model(model, target)
     else:
         target.unlink(missing_ok=True)
-        log.warning("combine: dev F1 %.4f with the label model, %.4f with the tagger alone: the run keeps the "
-                    "tagger alone (combine.select)", report["dev_f1_combined"], report["dev_f1_tagger"])
+        log.warning("combine: dev F1 %.4f with the label model, %.4f with the tagger alone, better in %.0f %% of "
+                    "dev's bootstrap resamples: the run keeps the tagger alone (combine.select, combine.confidence "
+                    "= %g)", report["dev_f1_combined"], report["dev_f1_tagger"], 100 * report["dev_tagger_better"],
+                    settings.confidence)
     return (combination if keep else None), report
 
 
@@ -154,16 +158,20 @@ def training_text(config: Any) -> Iterator[Document]:
 
 
 def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], device: Any,
-          max_tokens: int) -> dict[str, dict[str, Any]]:
-    """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination."""
-    from distant.evaluate import evaluate
+          max_tokens: int) -> dict[str, Any]:
+    """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination,
+    and ``tagger_better``: the share of paired bootstrap resamples of the documents in which the tagger's F1 is
+    the higher (:func:`~distant.evaluate.bootstrap_better`)."""
+    from distant.evaluate import bootstrap_better, document_counts, evaluate
     from distant.predict import predict_documents
 
     pred = [doc.copy(layers=()) for doc in gold_docs]
     predict_documents(tagger, pred, device=device, max_tokens=max_tokens, layer=TAGGER)
     alone = evaluate(gold_docs, pred, gold_layer=GOLD, pred_layer=TAGGER).as_dict()
+    alone_counts = document_counts(gold_docs, pred, GOLD, TAGGER)
     combination.apply(pred, PRED)
-    return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"]}
+    return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"],
+            "tagger_better": bootstrap_better(alone_counts, document_counts(gold_docs, pred, GOLD, PRED))}
 
 
 def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:
@@ -184,7 +192,7 @@ def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:
                            "distant train (its labelers run before the label model)", run_dir)
     config = load_config(config_file)
     model = load_label_model(file)
-    labelers = build_labelers(config, types, config_file)
+    labelers = run_labelers(config, types, config_file)
     missing = [s for s in model.layers if s != TAGGER and s not in {lab.name for lab in labelers}]
     if missing:
         raise DistantError(f"the label model combines {', '.join(missing)}, which no labeler of config.toml "

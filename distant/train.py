@@ -106,11 +106,7 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
                   "the tagger on the training text"})
             combination, report["combine"] = fit_combination(
                 config, run_dir, best, dev, scorer.encoded.docs if data.dev_layer == GOLD else None, config_path)
-            part = report["combine"]
-            emit({"event": "stage", "stage": "combine", "message": (
-                f"label model over {', '.join(part['sources'])}: dev F1 {part['dev_f1_combined']:.4f} (tagger alone "
-                f"{part['dev_f1_tagger']:.4f}), {'kept' if part['kept'] else 'not kept'}") if "dev_f1_tagger" in part
-                else f"label model over {', '.join(part['sources'])}: kept (no gold dev documents to check it on)"})
+            emit({"event": "stage", "stage": "combine", "message": combine_summary(report["combine"])})
     if config.data.test is not None:
         with timer("test"):
             report["test"] = score_test(best, config.data.test, config.data.max_tokens, dev, combination)
@@ -525,6 +521,16 @@ def score_test(model: Tagger, path: Path, max_tokens: int, device: torch.device,
     alone = evaluate(gold, pred, pred_layer=TAGGER, gold_name=str(path)).as_dict()["micro"]
     combination.apply(pred, PRED)
     return {**evaluate(gold, pred, gold_name=str(path)).as_dict(), "prediction": speed, "tagger": alone}
+
+
+def combine_summary(part: dict[str, Any]) -> str:
+    """One line on the fitted combination: its sources, its dev F1 against the tagger's, whether it was kept."""
+    head = f"label model over {', '.join(part['sources'])}"
+    if "dev_f1_tagger" not in part:
+        return f"{head}: kept (no gold dev documents to check it on)"
+    return (f"{head}: dev F1 {part['dev_f1_combined']:.4f} (tagger alone {part['dev_f1_tagger']:.4f}, the "
+            f"higher in {100 * part['dev_tagger_better']:.0f} % of dev's bootstrap resamples), "
+            f"{'kept' if part['kept'] else 'not kept'}")
 
 
 def training_summary(state: TrainState, train_set: Encoded, speed: dict[str, float],

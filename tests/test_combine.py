@@ -6,13 +6,16 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 import distant
 from distant.cli import app
 from distant.combine import COMBINE_FILE, TAGGER, Combination
 from distant.docs import Document, Span
+from distant.evaluate import bootstrap_better, document_counts, evaluate
 from distant.labelers.labelmodel import LabelModelAggregator
 from tests.test_cli_pipeline import ok, one_line_error, run
 
@@ -99,7 +102,9 @@ def test_dev_selection_keeps_the_combination_only_when_dev_says_so_on_bounded_te
     part = json.loads((run_dir / "report.json").read_text())["combine"]
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed["combine"]["kept"] == part["kept"] and "test_tagger" in printed
-    assert part["documents"] == 5  # of the sample's 8: the label model's fit is bounded    assert part["kept"] == (part["dev_f1_combined"] > part["dev_f1_tagger"])
+    assert part["documents"] == 5  # of the sample's 8: the label model's fit is bounded
+    assert 0.0 <= part["dev_tagger_better"] <= 1.0
+    assert part["kept"] == (part["dev_tagger_better"] < 0.95)  # combine.confidence's default
     assert (run_dir / COMBINE_FILE).is_file() == part["kept"]
 
 
@@ -108,6 +113,8 @@ def test_bad_combine_settings_are_one_line_errors(tmp_path):
     assert "combine.sources" in line and "'dict'" in line and "dictionary" in line
     line = one_line_error_of("train", CONFIG, "-o", tmp_path / "b", "--set", "combine.method=majority")
     assert "combine.method" in line and "hmm" in line
+    line = one_line_error_of("train", CONFIG, "-o", tmp_path / "c", *QUICK, "--set", "combine.confidence=1")
+    assert "combine.confidence" in line
 
 
 def test_a_run_whose_dictionary_is_gone_says_so(combined, tmp_path):
@@ -119,3 +126,34 @@ def test_a_run_whose_dictionary_is_gone_says_so(combined, tmp_path):
     line = one_line_error_of("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl")
     assert "gone.tsv" in line
     ok("predict", moved, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl", "--tagger-only")
+
+
+def labeled(doc_id: str, mentions: list[tuple[int, str]], layer: str) -> Document:
+    """A document whose ``layer`` has a three-character span of each (slot, type)."""
+    return Document(doc_id, "x" * 40, layers={layer: [Span(4 * k, 4 * k + 3, t) for k, t in dict(mentions).items()]})
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(0, 5), st.sampled_from("AB"))),
+                          st.lists(st.tuples(st.integers(0, 5), st.sampled_from("AB")))), min_size=1, max_size=6))
+def test_document_counts_add_up_to_the_strict_micro_counts(pairs):
+    gold = [labeled(f"d{i}", truth, "gold") for i, (truth, _) in enumerate(pairs)]
+    pred = [labeled(f"d{i}", guess, "pred") for i, (_, guess) in enumerate(pairs)]
+    counts = document_counts(gold, pred, "gold", "pred").sum(axis=0)
+    micro = evaluate(gold, pred, gold_layer="gold", pred_layer="pred").micro
+    assert tuple(counts) == (micro.tp, micro.fp, micro.fn)
+
+
+def test_bootstrap_better_is_the_share_of_resamples_and_reproducible():
+    perfect = np.array([[3, 0, 0]] * 20)
+    poor = np.array([[1, 2, 2]] * 20)
+    assert bootstrap_better(perfect, poor) == 1.0 and bootstrap_better(poor, perfect) == 0.0
+    assert bootstrap_better(perfect, perfect) == 0.0  # "higher", never "as high"
+    # better on one document of twenty, worse on another by less: dev's noise, not a verdict either way
+    a, b = perfect.copy(), perfect.copy()
+    a[0], b[1] = [1, 2, 2], [2, 1, 1]
+    share = bootstrap_better(b, a)
+    assert 0.3 < share < 0.95 and share == bootstrap_better(b, a)
+    assert bootstrap_better(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+    with pytest.raises(ValueError):
+        bootstrap_better(perfect, poor[:5])

@@ -200,15 +200,18 @@ class CombineConfig:
     After training, the tagger tags the training text, the labelers label it again, and a label model
     (:mod:`distant.labelers.labelmodel`) learns without gold how far to trust each of them, the tagger being one
     source among them. The run then predicts with all of them: the labelers run on new text, the tagger tags
-    it, and the label model decides. With ``select`` (and gold dev documents) the combination is kept only when
-    its dev F1 is higher than the tagger's alone; the report gives both.
+    it, and the label model decides. With ``select`` (and gold dev documents) the combination is dropped when dev
+    shows the tagger alone better beyond dev's own sampling noise (``confidence``); the report gives both.
 
     Attributes:
         method: ``none`` (the tagger's spans are the output), ``hmm`` or ``dawid-skene``.
         sources: The labelers' layers the label model weighs next to the tagger's (default: every labeler's).
         iterations: Most EM iterations (EM over correlated sources drifts from the sources' own vote).
         prior_weight: Dirichlet pseudo-counts per firing for the tag a source claims.
-        select: Keep the combination only when it beats the tagger alone on the gold dev documents.
+        select: Drop the combination when the tagger alone is better on the gold dev documents.
+        confidence: How sure dev must be that the tagger alone is better before ``select`` drops the combination:
+            the share of paired bootstrap resamples of the dev documents in which the tagger's F1 is the higher
+            (0.5: whenever it is higher on dev as it is; near 1: only when dev shows it beyond doubt).
         fit_documents: The label model is fitted on at most this many training documents (the first ones of
             ``data.train``, then of ``data.train_labeled``): it has few parameters, and memory stays bounded.
     """
@@ -218,6 +221,7 @@ class CombineConfig:
     iterations: int = 1
     prior_weight: float = 0.5
     select: bool = True
+    confidence: float = 0.95
     fit_documents: int = 20000
 
     def __post_init__(self) -> None:
@@ -226,6 +230,7 @@ class CombineConfig:
         check_range("combine.iterations", self.iterations, low=1)
         check_range("combine.prior_weight", self.prior_weight, low=0.0)
         check_range("combine.fit_documents", self.fit_documents, low=1)
+        check_range("combine.confidence", self.confidence, low=0.5, high=1.0, high_open=True)
 
 
 @dataclass
