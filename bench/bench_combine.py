@@ -31,6 +31,9 @@ from distant.errors import DistantError  # noqa: E402
 from distant.predict import load_model  # noqa: E402
 
 
+COUNTS = ("dev checked", "fit s")  # columns printed as whole numbers
+
+
 def combine_run(run: Path, overrides: list[str], out: Path) -> dict:
     """Fit the combination of one run (its config.toml with ``overrides``); return dev and test scores."""
     config = load_config(run / "config.toml", ["combine.method=hmm", *overrides])
@@ -42,7 +45,8 @@ def combine_run(run: Path, overrides: list[str], out: Path) -> dict:
     combination, part = fit_combination(config, out, tagger, device, dev, run / "config.toml")
     seconds = time.perf_counter() - start
     row = {"dev tagger": part.get("dev_f1_tagger", float("nan")), "dev combined": part.get("dev_f1_combined",
-           float("nan")), "tagger better": part.get("dev_tagger_better", float("nan")), "kept": part["kept"],
+           float("nan")), "dev checked": part.get("dev_checked", 0),
+           "tagger better": part.get("dev_tagger_better", float("nan")), "kept": part["kept"],
            "fit s": seconds}
     if config.data.test is not None:
         gold = read_corpus([config.data.test])
@@ -68,12 +72,12 @@ def main() -> None:
             rows.append((run, combine_run(run, args.overrides, args.out / run.name)))
     except DistantError as e:
         raise SystemExit(f"bench_combine: error: {e}") from None
-    keys = ["dev tagger", "dev combined", "tagger better", "test tagger", "test P", "test R", "test combined", "fit s"]
+    keys = ["dev tagger", "dev combined", "dev checked", "tagger better", "test tagger", "test P", "test R", "test combined", "fit s"]
     print(f"combine {' '.join(args.overrides) or '(defaults)'}: {len(rows)} runs\n")
     print("| run | " + " | ".join(keys) + " | kept |")
     print("|---|" + "---|" * (len(keys) + 1))
     for run, row in rows:
-        print(f"| {run} | " + " | ".join(f"{row.get(k, float('nan')):.4f}" if k != "fit s" else f"{row[k]:.0f}"
+        print(f"| {run} | " + " | ".join(f"{row.get(k, float('nan')):.4f}" if k not in COUNTS else f"{row[k]:.0f}"
                                           for k in keys) + f" | {row['kept']} |")
     if len(rows) > 1:
         cells = []
@@ -82,7 +86,7 @@ def main() -> None:
             if not values:
                 cells.append("–")
                 continue
-            cells.append(f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}" if k != "fit s"
+            cells.append(f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}" if k not in COUNTS
                          else f"{statistics.fmean(values):.0f}")
         print("| **mean ± sd** | " + " | ".join(cells) + " | |")
 

@@ -130,7 +130,8 @@ def tagger_alone(row: dict) -> dict | None:
         return row["tagger"]
     report = Path(row.get("folder", "")) / "report.json"
     if report.is_file():
-        return json.loads(report.read_text())["test"].get("tagger")
+        test = json.loads(report.read_text())["test"]
+        return test.get("tagger", test["micro"])  # no "tagger" part: the run's output is the tagger's
     return None
 
 
@@ -228,7 +229,7 @@ def main() -> None:
                            "pseudo_o": (debias.get("pseudo") or {}).get("O"),
                            "gold_o": (estimates[0].get("distribution") or {}).get("O"),
                            "errors": report["test"].get("errors"), "folder": str(folder),
-                           "tagger": report["test"].get("tagger")}
+                           "tagger": report["test"].get("tagger", test)}
                     record(results, rows, row)
                     print(f"pipeline {v}, {c} %, seed {s}: test F1 {test['f1']:.4f}", flush=True)
     except DistantError as e:

@@ -547,7 +547,8 @@ def train(
                                       if k in ("precision", "recall", "f1")}
     if "combine" in report:
         summary["combine"] = {k: report["combine"][k] for k in ("kept", "dev_f1_tagger", "dev_f1_combined",
-                                                                   "dev_tagger_better") if k in report["combine"]}
+                                                                   "dev_checked", "dev_tagger_better")
+                              if k in report["combine"]}
     typer.echo(json.dumps(summary))
 
 

@@ -5,8 +5,10 @@ for certain; the labelers are precise where they fire. After training, :func:`fi
 training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
 and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
 among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
-``combine.select``, drops it when dev shows the tagger alone better beyond dev's sampling noise (a paired
-bootstrap over the dev documents, ``combine.confidence``): a difference of a few dev mentions decides nothing. It is saved as ``combine.json`` in the run folder.
+``combine.select``, drops it when the dev documents whose text is not in the training text show the tagger
+alone better beyond their sampling noise (a paired bootstrap over them, ``combine.confidence``). Dev text the
+tagger trained on cannot judge it: there the tagger reproduces its labelers' spans almost all, and what the
+combination adds on new text (the labelers' spans the tagger misses) does not show. It is saved as ``combine.json`` in the run folder.
 
 :class:`Combination` is what prediction then does (``distant predict``, :func:`distant.api.load`, the spaCy
 component): the tagger tags new text into :data:`TAGGER`, the labelers of the run's ``config.toml`` label it,
@@ -99,6 +101,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     Returns:
         The combination (``None`` when dev chose the tagger alone) and the report's ``combine`` part.
     """
+    from distant.evaluate import bootstrap_better
     from distant.labelers.labelmodel import LabelModelAggregator, save_label_model
     from distant.predict import predict_documents
 
@@ -126,33 +129,65 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     if dev_docs is not None:
         scores = score(tagger, combination, dev_docs, device, config.data.max_tokens)
         report["dev_f1_tagger"], report["dev_f1_combined"] = scores["tagger"]["f1"], scores["combined"]["f1"]
-        report["dev_tagger_better"] = scores["tagger_better"]
-        keep = not settings.select or scores["tagger_better"] < settings.confidence
+        fresh = unseen(dev_docs, config)
+        report["dev_checked"] = len(fresh)
+        if fresh:
+            tagger_counts, combined_counts = scores["counts"]
+            report["dev_tagger_better"] = bootstrap_better(tagger_counts[fresh], combined_counts[fresh])
+            keep = not settings.select or report["dev_tagger_better"] < settings.confidence
+        elif settings.select:
+            log.warning("combine.select: the text of every gold dev document is in the training text, where the "
+                        "tagger has learned to reproduce its labelers' spans, so dev cannot show what the "
+                        "combination adds on new text; it is kept unchecked")
     report["kept"] = keep
     target = run_dir / COMBINE_FILE
     if keep:
         save_label_model(model, target)
     else:
         target.unlink(missing_ok=True)
-        log.warning("combine: dev F1 %.4f with the label model, %.4f with the tagger alone, better in %.0f %% of "
-                    "dev's bootstrap resamples: the run keeps the tagger alone (combine.select, combine.confidence "
-                    "= %g)", report["dev_f1_combined"], report["dev_f1_tagger"], 100 * report["dev_tagger_better"],
+        log.warning("combine: on the %d dev documents not in the training text the tagger alone is better in %.0f "
+                    "%% of their bootstrap resamples: the run keeps the tagger alone (combine.select, "
+                    "combine.confidence = %g)", report["dev_checked"], 100 * report["dev_tagger_better"],
                     settings.confidence)
     return (combination if keep else None), report
+
+
+def unseen(dev_docs: Sequence[Document], config: Any) -> list[int]:
+    """Return the indices of the dev documents whose text is not the text of a training document.
+
+    On its own training text the tagger reproduces its labelers' spans almost all (it was taught them there), so
+    a dev document in the training text cannot show what the labelers add to the tagger on new text. The
+    training text is streamed once, untokenized; memory holds the dev texts only.
+    """
+    from distant.formats import iter_documents
+
+    waiting = {doc.text: i for i, doc in enumerate(dev_docs)}
+    seen: set[int] = set()
+    for path, fmt in training_files(config):
+        for doc in iter_documents(path, fmt):
+            if doc.text in waiting:
+                seen.add(waiting[doc.text])
+    return [i for i in range(len(dev_docs)) if i not in seen]
+
+
+def training_files(config: Any) -> list[tuple[Any, str | None]]:
+    """The run's training text files with their formats: ``data.train``, then ``data.train_labeled``."""
+    from distant.jobs import expand_inputs
+
+    files = [(p, config.data.train_format) for p in config.data.train]
+    if config.data.train_labeled:
+        files += [(p, None) for p in expand_inputs(config.data.train_labeled)]
+    return files
 
 
 def training_text(config: Any) -> Iterator[Document]:
     """Yield the run's training documents as they are read (``data.train``, then ``data.train_labeled``), as
     tokenized text without layers."""
     from distant.formats import iter_documents
-    from distant.jobs import expand_inputs
     from distant.tokenize import default_tokenizer
 
     tokenizer = default_tokenizer()
-    sources = [(p, config.data.train_format) for p in config.data.train]
-    if config.data.train_labeled:
-        sources += [(p, None) for p in expand_inputs(config.data.train_labeled)]
-    for path, fmt in sources:
+    for path, fmt in training_files(config):
         for doc in iter_documents(path, fmt):
             yield tokenizer(doc.copy(layers=()))
 
@@ -160,8 +195,9 @@ def training_text(config: Any) -> Iterator[Document]:
 def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], device: Any,
           max_tokens: int) -> dict[str, Any]:
     """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination,
-    and ``tagger_better``: the share of paired bootstrap resamples of the documents in which the tagger's F1 is
-    the higher (:func:`~distant.evaluate.bootstrap_better`)."""
+    ``tagger_better``: the share of paired bootstrap resamples of the documents in which the tagger's F1 is the
+    higher (:func:`~distant.evaluate.bootstrap_better`), and ``counts``: both systems' per-document
+    :func:`~distant.evaluate.document_counts`."""
     from distant.evaluate import bootstrap_better, document_counts, evaluate
     from distant.predict import predict_documents
 
@@ -170,8 +206,10 @@ def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], 
     alone = evaluate(gold_docs, pred, gold_layer=GOLD, pred_layer=TAGGER).as_dict()
     alone_counts = document_counts(gold_docs, pred, GOLD, TAGGER)
     combination.apply(pred, PRED)
+    combined_counts = document_counts(gold_docs, pred, GOLD, PRED)
     return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"],
-            "tagger_better": bootstrap_better(alone_counts, document_counts(gold_docs, pred, GOLD, PRED))}
+            "tagger_better": bootstrap_better(alone_counts, combined_counts),
+            "counts": (alone_counts, combined_counts)}
 
 
 def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:

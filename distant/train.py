@@ -528,8 +528,12 @@ def combine_summary(part: dict[str, Any]) -> str:
     head = f"label model over {', '.join(part['sources'])}"
     if "dev_f1_tagger" not in part:
         return f"{head}: kept (no gold dev documents to check it on)"
-    return (f"{head}: dev F1 {part['dev_f1_combined']:.4f} (tagger alone {part['dev_f1_tagger']:.4f}, the "
-            f"higher in {100 * part['dev_tagger_better']:.0f} % of dev's bootstrap resamples), "
+    if "dev_tagger_better" in part:
+        check = (f"the tagger alone the higher in {100 * part['dev_tagger_better']:.0f} % of the bootstrap "
+                 f"resamples of the {part['dev_checked']} dev documents not in the training text")
+    else:
+        check = "every dev document is in the training text: unchecked"
+    return (f"{head}: dev F1 {part['dev_f1_combined']:.4f} (tagger alone {part['dev_f1_tagger']:.4f}; {check}), "
             f"{'kept' if part['kept'] else 'not kept'}")
 
 

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 import distant
 from distant.cli import app
-from distant.combine import COMBINE_FILE, TAGGER, Combination
+from distant.combine import COMBINE_FILE, TAGGER, Combination, unseen
+from distant.config.run import load_config
+from distant.corpus import read_corpus
 from distant.docs import Document, Span
 from distant.evaluate import bootstrap_better, document_counts, evaluate
 from distant.labelers.labelmodel import LabelModelAggregator
@@ -95,7 +97,7 @@ def test_apply_keeps_an_input_layer_of_a_labelers_name():
     assert TAGGER not in doc.layers and [(s.start, s.end, s.label) for s in doc.spans("pred")] == [(0, 9, "Chemical")]
 
 
-def test_dev_selection_keeps_the_combination_only_when_dev_says_so_on_bounded_text(tmp_path):
+def test_dev_in_the_training_text_cannot_drop_the_combination_and_the_fit_is_bounded(tmp_path):
     run_dir = tmp_path / "run"
     result = ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", f"data.dev={SAMPLE / 'gold.pubtator'}",
                 "--set", "combine.fit_documents=5")
@@ -103,9 +105,32 @@ def test_dev_selection_keeps_the_combination_only_when_dev_says_so_on_bounded_te
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed["combine"]["kept"] == part["kept"] and "test_tagger" in printed
     assert part["documents"] == 5  # of the sample's 8: the label model's fit is bounded
-    assert 0.0 <= part["dev_tagger_better"] <= 1.0
+    # the 8 dev abstracts are the 8 training abstracts: scored for the report, not a check
+    assert part["dev_checked"] == 0 and "dev_tagger_better" not in part and "dev_f1_tagger" in part
+    assert part["kept"] and (run_dir / COMBINE_FILE).is_file()
+    assert "unchecked" in result.stderr
+
+
+def test_dev_documents_not_in_the_training_text_decide_by_bootstrap(tmp_path):
+    train = tmp_path / "five.txt"
+    train.write_text("".join((SAMPLE / "abstracts.txt").read_text().splitlines(keepends=True)[:5]))
+    run_dir = tmp_path / "run"
+    ok("train", CONFIG, "-o", run_dir, *QUICK, "--set", f'data.train=["{train}"]',
+       "--set", f"data.dev={SAMPLE / 'gold.pubtator'}")
+    part = json.loads((run_dir / "report.json").read_text())["combine"]
+    assert part["dev_checked"] == 3 and 0.0 <= part["dev_tagger_better"] <= 1.0
     assert part["kept"] == (part["dev_tagger_better"] < 0.95)  # combine.confidence's default
     assert (run_dir / COMBINE_FILE).is_file() == part["kept"]
+
+
+def test_unseen_finds_the_dev_documents_whose_text_is_not_trained_on(tmp_path):
+    lines = (SAMPLE / "abstracts.txt").read_text().splitlines(keepends=True)
+    train = tmp_path / "some.txt"
+    train.write_text("".join(lines[i] for i in (0, 2, 3, 7)))
+    config = load_config(CONFIG, [f'data.train=["{train}"]'])
+    dev = read_corpus([SAMPLE / "gold.pubtator"])
+    assert unseen(dev, config) == [1, 4, 5, 6]
+    assert unseen(dev, load_config(CONFIG)) == []  # the shipped config trains on all eight
 
 
 def test_bad_combine_settings_are_one_line_errors(tmp_path):

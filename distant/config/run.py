@@ -200,18 +200,20 @@ class CombineConfig:
     After training, the tagger tags the training text, the labelers label it again, and a label model
     (:mod:`distant.labelers.labelmodel`) learns without gold how far to trust each of them, the tagger being one
     source among them. The run then predicts with all of them: the labelers run on new text, the tagger tags
-    it, and the label model decides. With ``select`` (and gold dev documents) the combination is dropped when dev
-    shows the tagger alone better beyond dev's own sampling noise (``confidence``); the report gives both.
+    it, and the label model decides. With ``select`` the combination is dropped when the gold dev documents
+    whose text is not in the training text show the tagger alone better beyond their sampling noise
+    (``confidence``); dev text the tagger was trained on cannot show what the labelers add on new text, and
+    when all of dev is such text the combination is kept unchecked. The report gives both scores.
 
     Attributes:
         method: ``none`` (the tagger's spans are the output), ``hmm`` or ``dawid-skene``.
         sources: The labelers' layers the label model weighs next to the tagger's (default: every labeler's).
         iterations: Most EM iterations (EM over correlated sources drifts from the sources' own vote).
         prior_weight: Dirichlet pseudo-counts per firing for the tag a source claims.
-        select: Drop the combination when the tagger alone is better on the gold dev documents.
-        confidence: How sure dev must be that the tagger alone is better before ``select`` drops the combination:
-            the share of paired bootstrap resamples of the dev documents in which the tagger's F1 is the higher
-            (0.5: whenever it is higher on dev as it is; near 1: only when dev shows it beyond doubt).
+        select: Drop the combination when the tagger alone is better on the gold dev documents not trained on.
+        confidence: How sure those documents must be that the tagger alone is better before ``select`` drops the
+            combination: the share of their paired bootstrap resamples in which the tagger's F1 is the higher
+            (0.5: whenever it is higher on them as they are; near 1: only when they show it beyond doubt).
         fit_documents: The label model is fitted on at most this many training documents (the first ones of
             ``data.train``, then of ``data.train_labeled``): it has few parameters, and memory stays bounded.
     """
