@@ -72,7 +72,8 @@ def main() -> None:
             rows.append((run, combine_run(run, args.overrides, args.out / run.name)))
     except DistantError as e:
         raise SystemExit(f"bench_combine: error: {e}") from None
-    keys = ["dev tagger", "dev combined", "dev checked", "tagger better", "test tagger", "test P", "test R", "test combined", "fit s"]
+    keys = ["dev tagger", "dev combined", "dev checked", "tagger better", "test tagger", "test P", "test R",
+            "test combined", "fit s"]
     print(f"combine {' '.join(args.overrides) or '(defaults)'}: {len(rows)} runs\n")
     print("| run | " + " | ".join(keys) + " | kept |")
     print("|---|" + "---|" * (len(keys) + 1))

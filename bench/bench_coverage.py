@@ -165,7 +165,8 @@ def tables(rows: dict[tuple, dict], coverages: list[int], variants: list[str]) -
         lines.append("| " + " | ".join(cells) + " |")
     if "default" in variants and "no-shift" in variants:
         lines += ["", ("| coverage | shift correction's gain in test F1 (default − no-shift, per seed) | mean ± sd | "
-                      "the same, tagger alone | pseudo O share | gold dev O share |"), "|---|---|---|---|---|---|"]
+                      "the same, tagger alone | pseudo O share | gold dev O share |"),
+                  "|---|---|---|---|---|---|"]
         for c in coverages:
             with_ = {s: r for (k, cc, s, v), r in rows.items() if k == "pipeline" and cc == c and v == "default"}
             without = {s: r for (k, cc, s, v), r in rows.items() if k == "pipeline" and cc == c and v == "no-shift"}

@@ -2,13 +2,14 @@
 
 A tagger trained on pseudo-labels generalises beyond the dictionaries but also forgets some of what they know
 for certain; the labelers are precise where they fire. After training, :func:`fit_combination` tags the
-training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with the run's labelers (a layer each)
-and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
+training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with
+the run's labelers (a layer each) and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
 among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
 ``combine.select``, drops it when the dev documents whose text is not in the training text show the tagger
 alone better beyond their sampling noise (a paired bootstrap over them, ``combine.confidence``). Dev text the
 tagger trained on cannot judge it: there the tagger reproduces its labelers' spans almost all, and what the
-combination adds on new text (the labelers' spans the tagger misses) does not show. It is saved as ``combine.json`` in the run folder.
+combination adds on new text (the labelers' spans the tagger misses) does not show. It is saved as
+``combine.json`` in the run folder.
 
 :class:`Combination` is what prediction then does (``distant predict``, :func:`distant.api.load`, the spaCy
 component): the tagger tags new text into :data:`TAGGER`, the labelers of the run's ``config.toml`` label it,
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
     labelers = run_labelers(config, types, config_path)
     sources = list(settings.sources) or [lab.name for lab in labelers]
-    docs = list(itertools.islice(training_text(config), settings.fit_documents))
+    docs, fresh = read_training_text(config, settings.fit_documents, dev_docs or ())
     if not docs:
         raise DistantError("combine.method: the label model is fitted on the training text; found none",
                            config_path)
@@ -129,7 +130,6 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     if dev_docs is not None:
         scores = score(tagger, combination, dev_docs, device, config.data.max_tokens)
         report["dev_f1_tagger"], report["dev_f1_combined"] = scores["tagger"]["f1"], scores["combined"]["f1"]
-        fresh = unseen(dev_docs, config)
         report["dev_checked"] = len(fresh)
         if fresh:
             tagger_counts, combined_counts = scores["counts"]
@@ -153,52 +153,47 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
 
 
 def unseen(dev_docs: Sequence[Document], config: Any) -> list[int]:
-    """Return the indices of the dev documents whose text is not the text of a training document.
+    """Return the indices of the dev documents whose text is not the text of a training document
+    (:func:`read_training_text`, reading nothing but that)."""
+    return read_training_text(config, 0, dev_docs)[1]
+
+
+def read_training_text(config: Any, limit: int, dev_docs: Sequence[Document] = ()
+                       ) -> tuple[list[Document], list[int]]:
+    """Read the run's training text once (``data.train``, then ``data.train_labeled``); return its first ``limit``
+    documents, tokenized and without layers, and the indices of the ``dev_docs`` whose text is not among the
+    training documents'.
 
     On its own training text the tagger reproduces its labelers' spans almost all (it was taught them there), so
-    a dev document in the training text cannot show what the labelers add to the tagger on new text. The
-    training text is streamed once, untokenized; memory holds the dev texts only.
+    a dev document in the training text cannot show what the labelers add to the tagger on new text. The pass
+    stops once it holds ``limit`` documents and has found every dev text; memory holds those only.
     """
     from distant.formats import iter_documents
-
-    waiting = {doc.text: i for i, doc in enumerate(dev_docs)}
-    seen: set[int] = set()
-    for path, fmt in training_files(config):
-        for doc in iter_documents(path, fmt):
-            if doc.text in waiting:
-                seen.add(waiting[doc.text])
-    return [i for i in range(len(dev_docs)) if i not in seen]
-
-
-def training_files(config: Any) -> list[tuple[Any, str | None]]:
-    """The run's training text files with their formats: ``data.train``, then ``data.train_labeled``."""
     from distant.jobs import expand_inputs
-
-    files = [(p, config.data.train_format) for p in config.data.train]
-    if config.data.train_labeled:
-        files += [(p, None) for p in expand_inputs(config.data.train_labeled)]
-    return files
-
-
-def training_text(config: Any) -> Iterator[Document]:
-    """Yield the run's training documents as they are read (``data.train``, then ``data.train_labeled``), as
-    tokenized text without layers."""
-    from distant.formats import iter_documents
     from distant.tokenize import default_tokenizer
 
     tokenizer = default_tokenizer()
-    for path, fmt in training_files(config):
-        for doc in iter_documents(path, fmt):
-            yield tokenizer(doc.copy(layers=()))
+    files = [(p, config.data.train_format) for p in config.data.train]
+    if config.data.train_labeled:
+        files += [(p, None) for p in expand_inputs(config.data.train_labeled)]
+    waiting: dict[str, list[int]] = {}  # a dev text not met yet -> its dev documents
+    for i, doc in enumerate(dev_docs):
+        waiting.setdefault(doc.text, []).append(i)
+    docs: list[Document] = []
+    for doc in itertools.chain.from_iterable(iter_documents(path, fmt) for path, fmt in files):
+        if len(docs) >= limit and not waiting:
+            break
+        waiting.pop(doc.text, None)
+        if len(docs) < limit:
+            docs.append(tokenizer(doc.copy(layers=())))
+    return docs, sorted(i for indices in waiting.values() for i in indices)
 
 
 def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], device: Any,
           max_tokens: int) -> dict[str, Any]:
     """Tag copies of ``gold_docs`` from their text; return the strict scores of the tagger and of the combination,
-    ``tagger_better``: the share of paired bootstrap resamples of the documents in which the tagger's F1 is the
-    higher (:func:`~distant.evaluate.bootstrap_better`), and ``counts``: both systems' per-document
-    :func:`~distant.evaluate.document_counts`."""
-    from distant.evaluate import bootstrap_better, document_counts, evaluate
+    and ``counts``: both systems' per-document :func:`~distant.evaluate.document_counts` (for a bootstrap)."""
+    from distant.evaluate import document_counts, evaluate
     from distant.predict import predict_documents
 
     pred = [doc.copy(layers=()) for doc in gold_docs]
@@ -208,7 +203,6 @@ def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], 
     combination.apply(pred, PRED)
     combined_counts = document_counts(gold_docs, pred, GOLD, PRED)
     return {"tagger": alone["micro"], "combined": evaluate(gold_docs, pred, gold_layer=GOLD).as_dict()["micro"],
-            "tagger_better": bootstrap_better(alone_counts, combined_counts),
             "counts": (alone_counts, combined_counts)}
 
 
