@@ -3,8 +3,9 @@
 A tagger trained on pseudo-labels generalises beyond the dictionaries but also forgets some of what they know
 for certain; the labelers are precise where they fire. After training, :func:`fit_combination` tags the
 training text (at most ``combine.fit_documents``) with the tagger (layer :data:`TAGGER`), labels it again with
-the run's labelers (a layer each) and fits a label model (:mod:`distant.labelers.labelmodel`) over them without gold, the tagger one source
-among the labelers. With gold dev documents it scores the combination against the tagger alone and, under
+the run's labelers (a layer each) and fits a label model (:mod:`distant.labelers.labelmodel`) over them without
+gold, the tagger one source among the labelers. Layers the text carries itself (``combine.inputs``: a WRENCH
+file's labelling functions) are sources too; then every text the run predicts must carry them. With gold dev documents it scores the combination against the tagger alone and, under
 ``combine.select``, drops it when the dev documents whose text is not in the training text show the tagger
 alone better beyond their sampling noise (a paired bootstrap over them, ``combine.confidence``). Dev text the
 tagger trained on cannot judge it: there the tagger reproduces its labelers' spans almost all, and what the
@@ -19,8 +20,8 @@ name the input had is put back).
 
 from __future__ import annotations
 
-import itertools
 import logging
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,18 @@ TAGGER = "tagger"  # the layer the tagger's own spans go to before they are comb
 
 
 class Combination:
-    """The run's labelers and a fitted label model over their layers and the tagger's (:data:`TAGGER`).
+    """The run's labelers and a fitted label model over their layers, the input's own (``combine.inputs``) and
+    the tagger's (:data:`TAGGER`).
 
     Args:
         labelers: The labelers, in the run's order (each writes the layer of its name).
         model: A fitted :class:`~distant.labelers.labelmodel.LabelModelAggregator` whose sources are labelers'
-            layers and :data:`TAGGER`.
+            layers, input layers and :data:`TAGGER`.
+        inputs: The layers the documents must carry themselves (a WRENCH file's labelling functions).
     """
 
-    def __init__(self, labelers: Sequence[Any], model: Any) -> None:
-        self.labelers, self.model = list(labelers), model
+    def __init__(self, labelers: Sequence[Any], model: Any, inputs: Sequence[str] = ()) -> None:
+        self.labelers, self.model, self.inputs = list(labelers), model, list(inputs)
         self.names = [lab.name for lab in self.labelers]  # the labelers' layers: steps, removed after
 
     @property
@@ -52,7 +55,12 @@ class Combination:
         return list(self.model.layers)
 
     def apply(self, docs: Sequence[Document], output: str = PRED) -> None:
-        """Label ``docs`` (tagged already into :data:`TAGGER`) and write the combination into ``output``."""
+        """Label ``docs`` (tagged already into :data:`TAGGER`) and write the combination into ``output``.
+
+        Raises:
+            DistantError: a document without one of :attr:`inputs` (its text was not labeled by that source).
+        """
+        check_inputs(docs, self.inputs)
         held = [{n: doc.layers[n] for n in self.names if n in doc.layers} for doc in docs]
         for doc in docs:
             for labeler in self.labelers:
@@ -66,28 +74,68 @@ class Combination:
             doc.layers.update(kept)
 
 
+def check_inputs(docs: Sequence[Document], inputs: Sequence[str], path: Path | None = None,
+                 expected: str = "as the training text did (a WRENCH file's labelling functions), or the tagger "
+                                 "alone (predict --tagger-only)") -> None:
+    """Check that every document carries the layers ``inputs`` (an empty one: the source fired nowhere there).
+
+    A missing layer is not read as abstaining: text that no such source labeled would be combined as if every
+    one of them had abstained on it, silently.
+
+    Raises:
+        DistantError: the first document without one, naming it, the layers it has and what was ``expected``.
+    """
+    for doc in docs:
+        missing = [name for name in inputs if name not in doc.layers]
+        if missing:
+            held = ", ".join(name for name in doc.layers if name not in (GOLD, TAGGER)) or "none"
+            raise DistantError(f"document {doc.id}: found no layer {', '.join(map(repr, missing))} (its layers: "
+                               f"{held}); the run's label model combines the input's own layers "
+                               f"{', '.join(inputs)} (combine.inputs), expected documents that carry them "
+                               f"{expected}", path)
+
+
 def run_labelers(config: Any, types: Sequence[str], path: Path | None = None) -> list[Any]:
     """Build the labelers of a run config (its ``[[labelers]]``) for the run's ``types``."""
     from distant.labelers.pipeline import build_pipeline
 
+    if not config.labelers:  # a combination over the input's own layers (combine.inputs) and the tagger
+        return []
     labelers, _ = build_pipeline(config.labelers, config.aggregate, path=path, types=list(types))
     return labelers
 
 
 def check_sources(config: Any, path: Path | None = None) -> None:
-    """Check that ``combine.sources`` names labelers of the run.
+    """Check that ``combine.sources`` names labelers of the run or ``combine.inputs``.
 
     Raises:
-        DistantError: a source no labeler writes, or ``[combine]`` without labelers.
+        DistantError: a source that is neither, an input layer that a labeler writes too, or ``[combine]``
+            with neither labelers nor inputs.
     """
     if config.combine.method == "none":
         return
     names = [lab.name for lab in config.labelers]
-    if not names:
-        raise DistantError("combine.method: a combination needs the run's [[labelers]]; found none", path)
+    inputs = list(config.combine.inputs)
+    if not names and not inputs:
+        raise DistantError("combine.method: a combination needs the run's [[labelers]] or input layers "
+                           "(combine.inputs); found neither", path)
+    both = sorted(set(names) & set(inputs))
+    if both:
+        raise DistantError(f"combine.inputs: {', '.join(both)} is also a labeler's layer; expected the input's own "
+                           "layers, distinct from the labelers'", path)
     for name in config.combine.sources:
-        if name not in names:
-            raise DistantError(f"combine.sources: no labeler is named {name!r} (labelers: {', '.join(names)})", path)
+        if name not in names and name not in inputs:
+            raise DistantError(f"combine.sources: no labeler or input layer is named {name!r} (labelers: "
+                               f"{', '.join(names) or 'none'}; combine.inputs: {', '.join(inputs) or 'none'})", path)
+    if inputs:  # before training: the first document of each training file
+        from distant.formats import iter_documents
+        from distant.jobs import expand_inputs
+
+        files = [(p, config.data.train_format) for p in config.data.train]
+        files += [(p, None) for p in expand_inputs(config.data.train_labeled)] if config.data.train_labeled else []
+        for file, fmt in files:
+            check_inputs(list(itertools.islice(iter_documents(file, fmt), 1)), inputs, file,
+                         "in the training text (text labeled by those sources, with their layers kept)")
 
 
 def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_docs: Sequence[Document] | None,
@@ -109,8 +157,8 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
     settings = config.combine
     types = sorted({t.split("-", 1)[1] for t in tagger.tags if "-" in t})
     labelers = run_labelers(config, types, config_path)
-    sources = list(settings.sources) or [lab.name for lab in labelers]
-    docs, fresh = read_training_text(config, settings.fit_documents, dev_docs or ())
+    sources = list(settings.sources) or [*(lab.name for lab in labelers), *settings.inputs]
+    docs, fresh = read_training_text(config, settings.fit_documents, dev_docs or (), keep=settings.inputs)
     if not docs:
         raise DistantError("combine.method: the label model is fitted on the training text; found none",
                            config_path)
@@ -122,7 +170,7 @@ def fit_combination(config: Any, run_dir: Path, tagger: Any, device: Any, dev_do
                                  iterations=settings.iterations, prior_weight=settings.prior_weight, output=PRED,
                                  types=types)
     fit = model.fit(docs)
-    combination = Combination(labelers, model)
+    combination = Combination(labelers, model, [name for name in sources if name in settings.inputs])
     report: dict[str, Any] = {"method": settings.method, "sources": model.layers, "documents": len(docs),
                               "iterations": fit.iterations, "seconds": fit.seconds,
                               "accuracies": model.model.accuracies()}
@@ -158,11 +206,11 @@ def unseen(dev_docs: Sequence[Document], config: Any) -> list[int]:
     return read_training_text(config, 0, dev_docs)[1]
 
 
-def read_training_text(config: Any, limit: int, dev_docs: Sequence[Document] = ()
+def read_training_text(config: Any, limit: int, dev_docs: Sequence[Document] = (), keep: Sequence[str] = ()
                        ) -> tuple[list[Document], list[int]]:
     """Read the run's training text once (``data.train``, then ``data.train_labeled``); return its first ``limit``
-    documents, tokenized and without layers, and the indices of the ``dev_docs`` whose text is not among the
-    training documents'.
+    documents, tokenized, with no layer but ``keep`` (which each must carry: :func:`check_inputs`), and the
+    indices of the ``dev_docs`` whose text is not among the training documents'.
 
     On its own training text the tagger reproduces its labelers' spans almost all (it was taught them there), so
     a dev document in the training text cannot show what the labelers add to the tagger on new text. The pass
@@ -180,12 +228,17 @@ def read_training_text(config: Any, limit: int, dev_docs: Sequence[Document] = (
     for i, doc in enumerate(dev_docs):
         waiting.setdefault(doc.text, []).append(i)
     docs: list[Document] = []
-    for doc in itertools.chain.from_iterable(iter_documents(path, fmt) for path, fmt in files):
+    for path, fmt in files:
+        for doc in iter_documents(path, fmt):
+            if len(docs) >= limit and not waiting:
+                break
+            waiting.pop(doc.text, None)
+            if len(docs) < limit:
+                check_inputs([doc], keep, path, "in the training text (text labeled by those sources, with "
+                             "their layers kept)")
+                docs.append(tokenizer(doc.copy(layers=keep)))
         if len(docs) >= limit and not waiting:
             break
-        waiting.pop(doc.text, None)
-        if len(docs) < limit:
-            docs.append(tokenizer(doc.copy(layers=())))
     return docs, sorted(i for indices in waiting.values() for i in indices)
 
 
@@ -196,7 +249,7 @@ def score(tagger: Any, combination: Combination, gold_docs: Sequence[Document], 
     from distant.evaluate import document_counts, evaluate
     from distant.predict import predict_documents
 
-    pred = [doc.copy(layers=()) for doc in gold_docs]
+    pred = [doc.copy(layers=combination.inputs) for doc in gold_docs]
     predict_documents(tagger, pred, device=device, max_tokens=max_tokens, layer=TAGGER)
     alone = evaluate(gold_docs, pred, gold_layer=GOLD, pred_layer=TAGGER).as_dict()
     alone_counts = document_counts(gold_docs, pred, GOLD, TAGGER)
@@ -225,8 +278,10 @@ def load_combination(run_dir: Path, types: Sequence[str]) -> Combination | None:
     config = load_config(config_file)
     model = load_label_model(file)
     labelers = run_labelers(config, types, config_file)
-    missing = [s for s in model.layers if s != TAGGER and s not in {lab.name for lab in labelers}]
+    inputs = [s for s in model.layers if s in config.combine.inputs]
+    missing = [s for s in model.layers if s != TAGGER and s not in {lab.name for lab in labelers} and s not in inputs]
     if missing:
         raise DistantError(f"the label model combines {', '.join(missing)}, which no labeler of config.toml "
-                           "writes; expected the config the run was trained with", file)
-    return Combination(labelers, model)
+                           "writes and combine.inputs does not name; expected the config the run was trained with",
+                           file)
+    return Combination(labelers, model, inputs)

@@ -16,6 +16,10 @@ placed (a boundary in whitespace, no token inside it, or overlapping another in 
 and not written. The counts are on the component (``pipe.counts``), per document in
 ``doc._.distant_unaligned``, and logged as a warning per batch.
 
+A run trained with ``combine.inputs`` (its label model weighs labelling layers the text carries) reads them
+from the doc's span groups of those names, as ``distant_labelers`` (``spans_prefix=""``) writes them; a doc
+without them is an error, as in ``distant predict``.
+
 A predicted span's confidence is ``span._.distant_confidence``; spaCy keeps extension values in
 ``doc.user_data``, so a ``DocBin(store_user_data=True)`` keeps them.
 """
@@ -32,7 +36,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from distant.docs import Document
+from distant.docs import Document, Span as TextSpan
 from distant.errors import DistantError
 
 log = logging.getLogger(__name__)
@@ -125,11 +129,18 @@ class DistantTagger:
         depend on spaCy's batch size.
         """
         waiting: deque[Doc] = deque()  # spaCy docs whose text the tagger has taken, in order
+        combination = self.tagger.combination
+        inputs = combination.inputs if combination is not None else []  # its sources the text carries itself
 
         def ours() -> Iterator[Document]:
             for k, sdoc in enumerate(docs):
                 waiting.append(sdoc)
-                yield Document(str(k), sdoc.text)
+                doc = Document(str(k), sdoc.text)
+                for name in inputs:  # combine.inputs: the span group of that name (distant_labelers writes them)
+                    if name in sdoc.spans:
+                        doc.set_spans(name, [TextSpan(s.start_char, s.end_char, s.label_, name)
+                                             for s in sdoc.spans[name]])
+                yield doc
 
         before = self.counts["unaligned"]
         for doc in self.tagger.tag_documents(ours()):

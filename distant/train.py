@@ -102,8 +102,8 @@ def run_training(config: RunConfig, run_dir: Path, *, config_path: Path | None =
     combination = None
     if config.combine.method != "none":
         with timer("combine"):
-            emit({"event": "stage", "stage": "combine", "message": "fitting the label model over the labelers and "
-                  "the tagger on the training text"})
+            emit({"event": "stage", "stage": "combine", "message": "fitting the label model over the weak sources "
+                  "and the tagger on the training text"})
             combination, report["combine"] = fit_combination(
                 config, run_dir, best, dev, scorer.encoded.docs if data.dev_layer == GOLD else None, config_path)
             emit({"event": "stage", "stage": "combine", "message": combine_summary(report["combine"])})
@@ -513,7 +513,7 @@ def score_test(model: Tagger, path: Path, max_tokens: int, device: torch.device,
     """Predict the gold test documents from their raw text (with the combination, when the run has one) and score
     them strictly; with a combination, ``tagger`` holds the tagger's own micro scores."""
     gold = read_corpus([path])
-    pred = [doc.copy(layers=()) for doc in gold]
+    pred = [doc.copy(layers=() if combination is None else combination.inputs) for doc in gold]
     speed = predict_documents(model, pred, device=device, max_tokens=max_tokens,
                               layer=PRED if combination is None else TAGGER)
     if combination is None:

@@ -17,6 +17,7 @@ from distant.combine import COMBINE_FILE, TAGGER, Combination, unseen
 from distant.config.run import load_config
 from distant.corpus import read_corpus
 from distant.docs import Document, Span
+from distant.errors import DistantError
 from distant.evaluate import bootstrap_better, document_counts, evaluate
 from distant.labelers.labelmodel import LabelModelAggregator
 from tests.test_cli_pipeline import ok, one_line_error, run
@@ -182,3 +183,72 @@ def test_bootstrap_better_is_the_share_of_resamples_and_reproducible():
     assert bootstrap_better(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
     with pytest.raises(ValueError):
         bootstrap_better(perfect, poor[:5])
+
+
+# -- the input's own layers as sources (combine.inputs): labelling functions that came with the text ---------
+INPUTS = ["dictionary", "abbreviation", "suffixes"]  # the layers configs/labelers_sample.toml writes
+
+
+@pytest.fixture(scope="module")
+def with_inputs(tmp_path_factory) -> Path:
+    """A run with no labelers of its own: the tagger learns the pseudo layer of text that carries its labelling
+    functions' layers (as a WRENCH file does), and the label model combines those layers and the tagger."""
+    root = tmp_path_factory.mktemp("inputs")
+    labelers = ROOT / "configs" / "labelers_sample.toml"
+    ok("label", SAMPLE / "abstracts.txt", "-o", root / "train.jsonl", "--config", labelers)
+    ok("label", SAMPLE / "gold.pubtator", "-o", root / "gold.jsonl", "--config", labelers)
+    (root / "run.toml").write_text(
+        '[data]\ntrain_labeled = ["train.jsonl"]\ndev = "gold.jsonl"\ntest = "gold.jsonl"\n'
+        "[model]\nword_dim = 20\nhidden_size = 20\nuse_charlm = false\n"
+        "[train]\nepochs = 6\nbatch_size = 4\nlr = 0.01\nseed = 13\n[debias]\ntarget = \"none\"\n"
+        f"[combine]\nmethod = \"hmm\"\ninputs = {json.dumps(INPUTS)}\n")
+    ok("train", root / "run.toml", "-o", root / "run")
+    return root
+
+
+def test_the_inputs_own_layers_are_sources_and_predict_needs_them(with_inputs, tmp_path):
+    run_dir = with_inputs / "run"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["combine"]["sources"] == [*INPUTS, TAGGER] and report["combine"]["kept"]
+    assert set(report["combine"]["accuracies"]) == {*INPUTS, TAGGER}
+    ok("predict", run_dir, with_inputs / "gold.jsonl", "-o", tmp_path / "both.jsonl")
+    got, expected = micro(tmp_path / "both.jsonl"), report["test"]["micro"]
+    assert (got["tp"], got["fp"], got["fn"]) == (expected["tp"], expected["fp"], expected["fn"])
+    assert expected["f1"] > report["test"]["tagger"]["f1"]  # six epochs: the sources carry the combination
+    for line in (tmp_path / "both.jsonl").read_text().splitlines():  # the input's layers stay as they were
+        assert set(INPUTS) <= set(json.loads(line)["spans"])
+    # text without them would be combined as if every source had abstained on it: an error instead
+    line = one_line_error_of("predict", run_dir, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl")
+    assert "'dictionary'" in line and "combine.inputs" in line and "--tagger-only" in line
+    ok("predict", run_dir, SAMPLE / "gold.pubtator", "-o", tmp_path / "p.jsonl", "--tagger-only")
+    with pytest.raises(DistantError, match="combine.inputs"):
+        distant.load(run_dir)("Cisplatin induced nephrotoxicity.")
+
+
+def test_bad_combine_inputs_are_one_line_errors(with_inputs, tmp_path):
+    config = with_inputs / "run.toml"
+    line = one_line_error_of("train", config, "-o", tmp_path / "a", "--set", 'combine.inputs=["gold"]')
+    assert "combine.inputs" in line and "'gold'" in line
+    line = one_line_error_of("train", config, "-o", tmp_path / "b", "--set", 'combine.sources=["dict"]')
+    assert "combine.sources" in line and "'dict'" in line and "suffixes" in line
+    line = one_line_error_of("train", CONFIG, "-o", tmp_path / "c", *QUICK, "--set", 'combine.inputs=["dictionary"]')
+    assert "combine.inputs" in line and "dictionary" in line and "labeler" in line
+    line = one_line_error_of("train", config, "-o", tmp_path / "d", "--set", 'combine.inputs=["dictionary", "lf9"]')
+    assert "'lf9'" in line and "train.jsonl" in line  # the training text lacks it: named with its file
+
+
+def test_the_spacy_tagger_reads_the_input_layers_from_span_groups(with_inputs):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("distant_labelers", config={"config": str(ROOT / "configs" / "labelers_sample.toml")})
+    nlp.add_pipe("distant_tagger", config={"model": str(with_inputs / "run")})
+    gold = read_corpus([with_inputs / "gold.jsonl"])
+    tagger = distant.load(with_inputs / "run")
+    for doc in gold[:3]:
+        expected = [(s.start, s.end, s.label) for s in tagger(doc.copy(layers=INPUTS)).spans("pred")]
+        assert expected and [(e.start_char, e.end_char, e.label_) for e in nlp(doc.text).ents] == expected
+    bare = spacy.blank("en")
+    bare.add_pipe("distant_tagger", config={"model": str(with_inputs / "run")})
+    with pytest.raises(DistantError, match="combine.inputs"):
+        bare(gold[0].text)

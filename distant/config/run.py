@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distant.combine import TAGGER
 from distant.config.core import apply_overrides, build, check_range, load_toml
 from distant.config.debias import DebiasConfig
 from distant.config.labelers import AggregateConfig, LabelerConfig, check_labeler_names
 from distant.config.model import TaggerConfig
 from distant.device import check_device_name
-from distant.docs import is_type_name
+from distant.docs import GOLD, PRED, PSEUDO, is_type_name
 from distant.errors import DistantError
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,10 @@ class CombineConfig:
 
     Attributes:
         method: ``none`` (the tagger's spans are the output), ``hmm`` or ``dawid-skene``.
-        sources: The labelers' layers the label model weighs next to the tagger's (default: every labeler's).
+        sources: The layers the label model weighs next to the tagger's: labelers' and ``inputs`` (default: all).
+        inputs: Layers the documents carry themselves, weighed as sources beside the labelers' (a WRENCH
+            file's labelling functions, ``distant label``'s layers): the training text, dev, test and every
+            text the run predicts must carry each of them (an empty layer: the source fires nowhere there).
         iterations: Most EM iterations (EM over correlated sources drifts from the sources' own vote).
         prior_weight: Dirichlet pseudo-counts per firing for the tag a source claims.
         select: Drop the combination when the tagger alone is better on the gold dev documents not trained on.
@@ -220,6 +224,7 @@ class CombineConfig:
 
     method: str = "none"
     sources: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
     iterations: int = 1
     prior_weight: float = 0.5
     select: bool = True
@@ -233,6 +238,12 @@ class CombineConfig:
         check_range("combine.prior_weight", self.prior_weight, low=0.0)
         check_range("combine.fit_documents", self.fit_documents, low=1)
         check_range("combine.confidence", self.confidence, low=0.5, high=1.0, high_open=True)
+        for name in self.inputs:
+            if name in (GOLD, PSEUDO, PRED, TAGGER):
+                raise ValueError(f"combine.inputs: {name!r} is not a weak source (gold, pseudo, pred and tagger are "
+                                 "layers of their own); expected the names of the input's labelling layers")
+        if len(set(self.inputs)) < len(self.inputs):
+            raise ValueError(f"combine.inputs: found a name twice in {self.inputs}, expected distinct layers")
 
 
 @dataclass
