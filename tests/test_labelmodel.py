@@ -22,6 +22,7 @@ from distant.labelers.labelmodel import (
     Observations,
     observe,
 )
+from distant.tags import spans_to_tags
 
 runner = CliRunner()
 STATES = ["O", "B-X", "I-X"]
@@ -165,9 +166,9 @@ def test_label_model_in_a_labeling_pipeline_and_streaming_refused():
 
 
 # -- WRENCH / CHMM ------------------------------------------------------------------------------------------
-def write_wrench(folder, docs: dict, lfs=("lf_a", "lf_b", "lf_c"), name="train.json"):
+def write_wrench(folder, docs: dict, lfs=("lf_a", "lf_b", "lf_c"), name="train.json", types=("Chemical", "Disease")):
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "meta.json").write_text(json.dumps({"lf": list(lfs), "entity_types": ["Chemical", "Disease"]}))
+    (folder / "meta.json").write_text(json.dumps({"lf": list(lfs), "entity_types": list(types)}))
     (folder / name).write_text(json.dumps(docs))
     return folder / name
 
@@ -198,12 +199,14 @@ def test_wrench_tag_form_reads_o_as_abstaining(tmp_path):
     assert doc.spans("lf_b") == [] and [doc.span_text(s) for s in doc.spans("lf_c")] == ["kidneys"]
 
 
-words_st = st.lists(st.text(st.characters(categories=("L", "N", "P")), min_size=1, max_size=6), min_size=1,
-                    max_size=8)
+words_st = st.lists(st.text(st.characters(categories=("L", "N", "P")), min_size=1, max_size=6), max_size=8)
+ROUND_TRIP_TYPES = ("Chemical", "Disease", "WORK_OF_ART", "NORP", "Restaurant_Name", "RATINGS_AVERAGE", "B", "Gene.X")
+TAG_IDS = {tag: k for k, tag in enumerate(["O"] + [f"{bi}-{t}" for t in ROUND_TRIP_TYPES for bi in "BI"])}
 
 
 @st.composite
-def wrench_doc(draw):
+def wrench_doc(draw) -> tuple[dict, dict]:
+    """Return a document in CHMM's span form, WRENCH's tag form or tag ids, and its span form (what is written)."""
     ws = draw(words_st)
     n = len(ws)
 
@@ -212,23 +215,31 @@ def wrench_doc(draw):
         while at < n and draw(st.booleans()):
             i = draw(st.integers(at, n - 1))
             j = draw(st.integers(i + 1, n))
-            out.append([i, j, draw(st.sampled_from(["Chemical", "Disease"]))])
+            out.append([i, j, draw(st.sampled_from(ROUND_TRIP_TYPES))])
             at = j
         return out
 
-    return {"data": {"text": ws}, "label": spans(), "weak_labels": [spans(), spans()]}
+    label, weak = spans(), [spans(), spans()]
+    written = {"data": {"text": ws}, "label": label, "weak_labels": weak}
+    form = draw(st.sampled_from(["spans", "tags", "ids"]))
+    if form == "spans":
+        return written, written
+    tags = [spans_to_tags(n, [tuple(s) for s in layer]) for layer in (label, *weak)]
+    if form == "ids":
+        tags = [[TAG_IDS[t] for t in layer] for layer in tags]
+    return {"data": {"text": ws}, "label": tags[0], "weak_labels": [list(row) for row in zip(*tags[1:])]}, written
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(wrench_doc(), min_size=1, max_size=4))
 def test_wrench_writer_and_reader_round_trip(tmp_path_factory, items):
     folder = tmp_path_factory.mktemp("w")
-    data = {str(k): v for k, v in enumerate(items)}
-    docs = read_documents(write_wrench(folder, data, lfs=("f1", "f2")), "wrench")
+    data = {str(k): given for k, (given, _) in enumerate(items)}
+    docs = read_documents(write_wrench(folder, data, lfs=("f1", "f2"), types=ROUND_TRIP_TYPES), "wrench")
     out = folder / "again" / "x.json"
     write_documents(docs, out, "wrench", layer="gold")
     again = read_documents(out, "wrench")
-    assert json.loads(out.read_text()) == data
+    assert json.loads(out.read_text()) == {str(k): written for k, (_, written) in enumerate(items)}
     for a, b in zip(docs, again):
         assert (a.id, a.text, a.tokens, a.layers) == (b.id, b.text, b.tokens, b.layers)
 
@@ -236,7 +247,7 @@ def test_wrench_writer_and_reader_round_trip(tmp_path_factory, items):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "invalid JSON"),
     ("[1, 2]", "found a JSON list"),
-    ('{"0": {"data": {"text": []}}}', "data.text list of non-empty token strings"),
+    ('{"0": {"data": {"text": "a b"}}}', "data.text list of token strings"),
     ('{"0": {"data": {"text": ["a"]}, "label": [[0, 2, "Chemical"]], "weak_labels": [[], [], []]}}',
      "expected \\[first, last \\+ 1, type\\]"),
     ('{"0": {"data": {"text": ["a"]}, "label": [], "weak_labels": [[]]}}', "weak_labels for 1 functions"),

@@ -7,9 +7,11 @@ beside it names the labelling functions (``lf``) in the order of ``weak_labels``
            "label": [[0, 1, "Chemical"], ...],                  # gold: [first token, last token + 1, type]
            "weak_labels": [[[0, 1, "Chemical"], ...], [], ...]}} # one span list per labelling function
 
-This is CHMM's span form. WRENCH's tag form is read too: ``label`` a list of BIO tags (one per token) and
-``weak_labels`` one list of BIO tags per token (one per function), where a function's ``O`` means that it
-did not fire (WRENCH does not tell the two apart; here it is read as abstaining, no span).
+This is CHMM's span form. WRENCH's tag form is read too: ``label`` a list of IOB2 tags (one per token) and
+``weak_labels`` one list of IOB2 tags per token (one per function), where a function's ``O`` means that it
+did not fire (WRENCH does not tell the two apart; here it is read as abstaining, no span). A tag may also be
+an integer id, which maps to a tag as WRENCH maps them: ``["O"] + [f"{bi}-{t}" for t in entity_types for bi
+in "BI"]`` with ``entity_types`` from ``meta.json``.
 
 Each document's text is its tokens joined by single spaces; the gold spans go to ``layer`` (``gold``) and
 each labelling function's spans to a layer of its own, named as ``meta.json`` names it, so that the functions
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from distant.docs import GOLD, PRED, PSEUDO, UNKNOWN, Document, O, Span, is_type
 from distant.errors import DistantError
 from distant.formats.lines import Quirks, read_text, source_name
 from distant.formats.validate import parse_json
-from distant.tags import TagError, decode_tags
+from distant.tags import Repair, TagError, decode_tags
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     """Return the ``meta.json`` beside the split ``path``, checked: ``lf`` (names), ``lf_rec``, ``entity_types``.
 
     Raises:
-        DistantError: no meta.json, or one without a list of distinct function names.
+        DistantError: no meta.json, one without a list of distinct function names, or entity_types that are no
+            list of distinct type names.
     """
     if is_stdio(path):
         raise DistantError("a WRENCH split read from standard input has no meta.json beside it; expected a file")
@@ -74,6 +77,11 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     if reserved:
         raise DistantError(f"found a labelling function named {min(reserved)!r}, a layer name reserved "
                            "for other spans; expected other names", where)
+    types = meta.get("entity_types", [])
+    if not (isinstance(types, list) and all(isinstance(t, str) and is_typed(t) for t in types)
+            and len(set(types)) == len(types)):
+        raise DistantError(f"found \"entity_types\": {json.dumps(types)[:80]}, expected a list of distinct entity "
+                           "types (a letter, then letters, digits, '_' or '.')", where)
     rec = meta.get("lf_rec", [])
     if not (isinstance(rec, list) and all(x in lfs for x in rec)):
         raise DistantError("found \"lf_rec\" naming functions that \"lf\" does not, expected a sublist of \"lf\"",
@@ -84,74 +92,147 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 def read(path: Path, *, layer: str = GOLD, scheme: str | None = None, strict: bool = False) -> list[Document]:
     """Read a WRENCH/CHMM split: gold spans into ``layer``, each labelling function into its own layer.
 
+    Read leniently and counted in one warning (refused when ``strict``): an ``I-X`` that continues no entity
+    (read as its start, as conlleval does: IOB1-style tags), a document without tokens (read as an empty
+    document), and a blank token (an empty string or only whitespace: left out, the spans over it kept
+    without it, a span over blank tokens only left out).
+
     Raises:
-        DistantError: not JSON, not an object of documents, a document without a list of non-empty tokens, a
-            span outside the tokens or with a label that is no entity type, a wrong number of functions, an
-            invalid tag, or a missing or malformed ``meta.json``.
+        DistantError: not JSON, not an object of documents, a document without a list of token strings, a
+            span outside the tokens or with a label that is no entity type, a wrong number of functions or of
+            tags, an invalid tag or tag id, or a missing or malformed ``meta.json``.
     """
     name = source_name(path)
     with Quirks(path, strict=strict) as quirks:
         text = read_text(path, EXPECTED, quirks)
-    if not text.strip():
-        raise DistantError(f"empty input: expected {EXPECTED}", name)
-    lfs = read_meta(path)["lf"]
-    data = parse_json(text, EXPECTED, name)
-    if not isinstance(data, dict):
-        raise DistantError(f"found a JSON {type(data).__name__}, expected {EXPECTED}", name)
-    return [_document(str(key), value, lfs, layer, name) for key, value in data.items()]
+        if not text.strip():
+            raise DistantError(f"empty input: expected {EXPECTED}", name)
+        meta = read_meta(path)
+        data = parse_json(text, EXPECTED, name)
+        if not isinstance(data, dict):
+            raise DistantError(f"found a JSON {type(data).__name__}, expected {EXPECTED}", name)
+        types = meta.get("entity_types")
+        ids = None if types is None else [O] + [f"{bi}-{t}" for t in types for bi in "BI"]  # as WRENCH maps them
+        return [_document(str(key), value, meta["lf"], layer, name, ids, quirks) for key, value in data.items()]
 
 
-def _document(key: str, value: Any, lfs: list[str], layer: str, name: str) -> Document:
+def _document(key: str, value: Any, lfs: list[str], layer: str, name: str, ids: list[str] | None,
+              quirks: Quirks) -> Document:
     def bad(what: str) -> DistantError:
         return DistantError(f"document {key}: {what}", name)
+
+    def repaired(what: str, repair: Repair) -> None:
+        quirks.note("tags that IOB2 does not allow where they stand (read as conlleval does)", None,
+                    found=f"{repair.found} (document {key}, {what})", expected=repair.expected,
+                    detail=f"document {key} {what}: {repair.short}")
 
     if not isinstance(value, dict):
         raise bad(f"found {type(value).__name__}, expected an object with data, label and weak_labels")
     words = value.get("data", {}).get("text") if isinstance(value.get("data"), dict) else None
-    if not (isinstance(words, list) and words and all(isinstance(w, str) and w for w in words)):
-        raise bad("found no data.text list of non-empty token strings, expected {\"data\": {\"text\": [...]}}")
-    tokens, pos = [], 0
-    for w in words:
-        tokens.append((pos, pos + len(w)))
-        pos += len(w) + 1
+    if not (isinstance(words, list) and all(isinstance(w, str) for w in words)):
+        raise bad("found no data.text list of token strings, expected {\"data\": {\"text\": [...]}}")
     n = len(words)
-    gold = _spans(value.get("label", []), n, "label", bad)
+    gold = _spans(value.get("label", []), n, "label", bad, ids, repaired)
     weak = value.get("weak_labels", [])
-    if _is_tag_list(weak, n):  # WRENCH tag form: one list of tags per token
-        if not all(isinstance(row, list) and len(row) == len(lfs) for row in weak):
-            raise bad(f"found weak_labels rows of another length than the {len(lfs)} functions meta.json names")
-        per_lf = [_spans([row[j] for row in weak], n, f"weak_labels (function {lfs[j]!r})", bad) for j in range(len(lfs))]
+    if _is_tag_rows(weak):  # WRENCH tag form: one row of tags per token, one tag per function
+        if len(weak) != n:
+            raise bad(f"found weak_labels rows for {len(weak)} tokens, expected one row of tags for each of the "
+                      f"{n} tokens")
+        row = next((row for row in weak if not (isinstance(row, list) and len(row) == len(lfs))), None)
+        if row is not None:
+            found = f"{len(row)} tags" if isinstance(row, list) else type(row).__name__
+            raise bad(f"found a weak_labels row of {found}, expected one tag for each of the {len(lfs)} functions "
+                      "meta.json names")
+        per_lf = [_spans(list(tags), n, f"weak_labels (function {lf!r})", bad, ids, repaired)
+                  for lf, tags in zip(lfs, zip(*weak))]
+    elif n == 0 and weak == []:  # no token: no row of tags
+        per_lf = [[] for _ in lfs]
     else:
         if not isinstance(weak, list) or len(weak) != len(lfs):
             found = len(weak) if isinstance(weak, list) else type(weak).__name__
             raise bad(f"found weak_labels for {found} functions, expected one span list for each of the "
                       f"{len(lfs)} functions meta.json names")
-        per_lf = [_spans(spans, n, f"weak_labels (function {lfs[j]!r})", bad) for j, spans in enumerate(weak)]
+        per_lf = [_spans(spans, n, f"weak_labels (function {lfs[j]!r})", bad, ids, repaired)
+                  for j, spans in enumerate(weak)]
+    layers = [gold, *per_lf]
+    if any(not w.strip() for w in words):
+        words, layers = _without_blanks(key, words, layers, quirks)
+    if not words:
+        quirks.note("documents without tokens (read as empty documents)", None, found=f"document {key} with no "
+                    "tokens", expected="a data.text list of one or more tokens", detail=f"document {key}")
+    tokens, pos = [], 0
+    for w in words:
+        tokens.append((pos, pos + len(w)))
+        pos += len(w) + 1
     doc = Document(key, " ".join(words))
-    doc.set_tokens(tokens, _sentences(words, [gold, *per_lf]))
+    doc.set_tokens(tokens, _sentences(words, layers))
 
     def char_spans(spans: list[tuple[int, int, str]], source: str) -> list[Span]:
         return [Span(tokens[i][0], tokens[j - 1][1], label, source) for i, j, label in spans]
 
-    doc.set_spans(layer, char_spans(gold, layer))
-    for lf, spans in zip(lfs, per_lf):
+    doc.set_spans(layer, char_spans(layers[0], layer))
+    for lf, spans in zip(lfs, layers[1:]):
         doc.set_spans(lf, char_spans(spans, lf))
     return doc
 
 
-def _is_tag_list(value: Any, n: int) -> bool:
-    return isinstance(value, list) and len(value) == n > 0 and all(isinstance(v, (str, list)) for v in value) and (
-        isinstance(value[0], str) or (isinstance(value[0], list) and value[0] and all(
-            isinstance(t, str) for t in value[0])))
+def _without_blanks(key: str, words: list[str], layers: list[list[tuple[int, int, str]]], quirks: Quirks
+                    ) -> tuple[list[str], list[list[tuple[int, int, str]]]]:
+    """Leave out the blank tokens (no characters to hold a span) and move every span onto the tokens left."""
+    before = [0]  # before[i]: the tokens kept before token i
+    for k, w in enumerate(words):
+        if not w.strip():
+            quirks.note("blank tokens (left out, the spans over them kept without them)", None,
+                        found=f"token {k} {w!r} of document {key}", expected="tokens that are not blank",
+                        detail=f"document {key} token {k} {w!r}")
+        before.append(before[-1] + bool(w.strip()))
+    moved = []
+    for spans in layers:
+        kept = [(before[i], before[j], label) for i, j, label in spans if before[j] > before[i]]
+        for i, j, label in spans:
+            if before[j] == before[i]:
+                quirks.note("spans over blank tokens only (left out)", None,
+                            found=f"span [{i}, {j}, {label!r}] of document {key} over blank tokens only",
+                            expected="spans over tokens that are not blank", detail=f"document {key} [{i}, {j}]")
+        moved.append(kept)
+    return [w for w in words if w.strip()], moved
 
 
-def _spans(value: Any, n: int, what: str, bad) -> list[tuple[int, int, str]]:
-    """Return token-range spans from a span list ``[[i, j, type], ...]`` or a list of ``n`` BIO tags."""
-    if isinstance(value, list) and len(value) == n and all(isinstance(t, str) for t in value) and value:
+def _is_tag(value: Any) -> bool:
+    return isinstance(value, str) or type(value) is int
+
+
+def _is_tag_rows(value: Any) -> bool:
+    """Whether ``weak_labels`` is in the tag form: rows of tags (strings or ids), not lists of spans."""
+    return (isinstance(value, list) and bool(value) and isinstance(value[0], list) and bool(value[0])
+            and not any(isinstance(t, list) for t in value[0]))
+
+
+def _spans(value: Any, n: int, what: str, bad: Callable[[str], DistantError], ids: list[str] | None,
+           repaired: Callable[[str, Repair], None]) -> list[tuple[int, int, str]]:
+    """Return token-range spans from a span list ``[[i, j, type], ...]`` or a list of ``n`` IOB2 tags.
+
+    A tag is a string or, as WRENCH numbers them, an id into ``ids`` (O, then B- and I- of each entity type
+    of meta.json). Each tag that IOB2 does not allow where it stands goes to ``repaired``.
+    """
+    if isinstance(value, list) and value and not isinstance(value[0], list):
+        if len(value) != n:
+            raise bad(f"{what}: found {len(value)} tags for {n} tokens, expected one IOB2 tag per token")
+        if value.count(O) == n:  # the common case of a function that did not fire: nothing to decode
+            return []
+        tags = value if all(type(t) is str for t in value) else [_tag(t, what, bad, ids) for t in value]
         try:
-            spans, _ = decode_tags(value, "IOB2")
+            spans, repairs = decode_tags(tags, "IOB2")
         except TagError as e:
             raise bad(f"{what}: {e}") from None
+        if what == "label" and UNKNOWN in tags:  # read as O it would drop gold; a function's "-" reads as O does
+            raise bad(f"{what}: found tag {UNKNOWN!r} at token {tags.index(UNKNOWN)}, expected O, B-TYPE or I-TYPE")
+        untyped = next((i for i, _, label in spans if not is_typed(label)), None)
+        if untyped is not None:
+            raise bad(f"{what}: found tag {tags[untyped]!r}, expected O, or B- or I- and an entity type (a letter, "
+                      "then letters, digits, '_' or '.')")
+        for repair in repairs:
+            repaired(what, repair)
         return spans
     if not isinstance(value, list):
         raise bad(f"{what}: found {type(value).__name__}, expected a list of [first, last + 1, type] spans")
@@ -165,11 +246,28 @@ def _spans(value: Any, n: int, what: str, bad) -> list[tuple[int, int, str]]:
     return out
 
 
+def _tag(value: str | int, what: str, bad: Callable[[str], DistantError], ids: list[str] | None) -> str:
+    """Return a tag string, mapping an id through ``ids`` as WRENCH does."""
+    if isinstance(value, str):
+        return value
+    if not _is_tag(value):
+        raise bad(f"{what}: found {json.dumps(value)[:60]} among the tags, expected IOB2 tag strings or tag ids")
+    if ids is None:
+        raise bad(f"{what}: found tag id {value} and no \"entity_types\" in {META} to map it to a tag, expected "
+                  "tag strings (B-PER) or entity_types in meta.json")
+    if not 0 <= value < len(ids):
+        raise bad(f"{what}: found tag id {value}, expected 0 to {len(ids) - 1} (O, then B- and I- of each of the "
+                  f"{len(ids) // 2} entity_types of {META})")
+    return ids[value]
+
+
 def _sentences(words: list[str], layers: list[list[tuple[int, int, str]]]) -> list[tuple[int, int]]:
     crossed = bytearray(len(words) + 1)  # crossed[k]: a span covers tokens k - 1 and k
     for spans in layers:
         for i, j, _ in spans:
             crossed[i + 1:j] = b"\x01" * (j - i - 1)
+    if not words:
+        return []
     out, start = [], 0
     for k in range(1, len(words)):
         if words[k - 1] in _ENDS and not words[k][0].islower() and not crossed[k]:
