@@ -151,7 +151,10 @@ class LabelModel:
         """Return which tags each distinct observation row allows: ``[U, K]`` (O always)."""
         allowed = np.ones((len(rows), len(self.states)), dtype=bool)
         if self.restrict:
-            allowed[:, 1:] = self.types_of[rows].any(axis=1)[:, 1:]  # [U, J, K] -> [U, K]
+            some = np.zeros_like(allowed)
+            for j in range(len(self.sources)):  # one source at a time: no [U, J, K] array
+                some |= self.types_of[rows[:, j]]  # [U, K]
+            allowed[:, 1:] = some[:, 1:]
         return allowed
 
     def _log_emissions(self, rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -192,7 +195,9 @@ class LabelModel:
 
     def _vote(self, rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Return each distinct row's majority-vote tag distribution ``[U, K]`` (no vote: O)."""
-        votes = self.says[rows].sum(axis=1)  # [U, J, K] -> [U, K]
+        votes = np.zeros(allowed.shape)
+        for j in range(len(self.sources)):  # one source at a time: no [U, J, K] array
+            votes += self.says[rows[:, j]]  # [U, K]
         votes = np.where(allowed, votes, 0.0)
         none = votes.sum(axis=1) == 0
         votes[none, 0] = 1.0
@@ -311,17 +316,20 @@ class LabelModel:
         rows, inverse, counts = self._rows(obs.symbols)
         allowed = self._allowed(rows)
         prior = self._prior(rows, counts)
-        vote = self._vote(rows, allowed) * counts[:, None]  # [U, K]
-        # majority-vote start and transition counts, from each sentence's voted tags
-        tags = self._vote(rows, allowed)[inverse] if len(inverse) else np.zeros((0, len(self.states)))
+        voted = self._vote(rows, allowed)  # [U, K]
+        # majority-vote start and transition counts, from each sentence's voted tags (in slices of tokens: a
+        # [N, K] array of every token's vote would take gigabytes on a large corpus)
         offsets = obs.offsets
         first = offsets[:-1][obs.lengths > 0]
-        start = tags[first].sum(axis=0) if len(first) else np.zeros(len(self.states))
-        follows = np.ones(len(tags), dtype=bool)
-        follows[offsets[:-1][offsets[:-1] < len(tags)]] = False
+        start = voted[inverse[first]].sum(axis=0)  # [K]
+        follows = np.ones(len(inverse), dtype=bool)
+        follows[offsets[:-1][offsets[:-1] < len(inverse)]] = False
         idx = np.nonzero(follows)[0]
-        trans = tags[idx - 1].T @ tags[idx] if len(idx) else np.zeros((len(self.states),) * 2)
-        self._m_step((vote, start, trans), rows, prior)
+        trans = np.zeros((len(self.states),) * 2)  # [K, K]
+        for at in range(0, len(idx), TOKENS_PER_BATCH):
+            part = idx[at:at + TOKENS_PER_BATCH]
+            trans += voted[inverse[part - 1]].T @ voted[inverse[part]]
+        self._m_step((voted * counts[:, None], start, trans), rows, prior)
         previous = -np.inf
         n = max(report.tokens, 1)
         for _ in range(self.iterations):
