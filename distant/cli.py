@@ -346,7 +346,8 @@ def aggregate(
     sources: Annotated[Optional[str], typer.Option("--sources", help="Layers to combine, comma-separated "
                                                    "(default: every layer but gold, pred and pseudo; "
                                                    "name pred to add a tagger's predictions).")] = None,
-    iterations: Annotated[int, typer.Option(min=1, help="Label models: most EM iterations.")] = 2,
+    iterations: Annotated[Optional[int], typer.Option(min=1, help="Label models: most EM iterations (default: 2; "
+                                                      "32 with --select-on).")] = None,
     prior_weight: Annotated[float, typer.Option(min=0.0, help="Label models: pseudo-counts per firing for the "
                                                 "tag a labeler claims.")] = 0.5,
     posterior_threshold: Annotated[Optional[float], typer.Option(help="Label models: tokens with more than one "
@@ -359,31 +360,44 @@ def aggregate(
                                                        "model here (JSON), for --model later.")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="A label model saved with --save-model: it "
                                                   "labels the inputs, nothing is fitted.")] = None,
+    select_on: Annotated[Optional[Path], typer.Option("--select-on", help="Gold documents (e.g. valid.json) on "
+                                                      "which the label model's EM iterations are chosen: 1, 2, "
+                                                      "4, ... up to --iterations, the best strict F1 against "
+                                                      "their gold; nothing else reads gold.")] = None,
     src_format: FromOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Combine labelers' layers into a 'pseudo' layer (label model fitted without gold), one output per input."""
     from distant.config.labelers import AggregateConfig
-    from distant.labelers.aggregate import aggregate_files
+    from distant.labelers.aggregate import SELECT_ITERATIONS, aggregate_files
 
     try:
-        options = AggregateConfig(method=method.value, iterations=iterations, prior_weight=prior_weight,
+        most = iterations or (SELECT_ITERATIONS[-1] if select_on is not None else AggregateConfig.iterations)
+        options = AggregateConfig(method=method.value, iterations=most, prior_weight=prior_weight,
                                   posterior_threshold=posterior_threshold)
     except ValueError as e:
         raise DistantError(str(e)) from None
+    if select_on is not None and model is not None:
+        raise DistantError("--select-on chooses how a label model is fitted; --model fits nothing: expected one "
+                           "of them")
     if save_model is not None and (model is not None or method in (Method.vote, Method.priority)):
         why = "--model fits nothing" if model is not None else f"the {method.value} method fits no model"
         raise DistantError(f"--save-model: {why}; expected --method hmm or dawid-skene, without --model")
     with progress_bar("aggregating"):
         summary = aggregate_files(inputs, output, fmt=_fmt(src_format), sources=sources, options=options,
-                                  apply_to=apply_to or (), model=model, save_model=save_model)
+                                  apply_to=apply_to or (), model=model, save_model=save_model,
+                                  select_on=select_on)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif "model" in summary:
         typer.echo(f"{summary['method']} model {summary['model']}: labeled "
                    f"{sum(summary['documents'].values()):,} documents, nothing fitted")
     elif "fit" in summary:
+        if "selection" in summary:
+            chosen = summary["selection"]
+            tried = ", ".join(f"{k}: {f:.4f}" for k, f in chosen["f1_by_iterations"].items())
+            typer.echo(f"EM iterations chosen on {chosen['file']}: {chosen['iterations']} (F1 by iterations: {tried})")
         fit = summary["fit"]
         fitted = sum(n for stem, n in summary["documents"].items() if stem not in summary["not_fitted"])
         typer.echo(f"{method.value}: fitted on {fitted:,} documents, {fit['tokens']:,} tokens, "

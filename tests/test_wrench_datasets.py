@@ -363,3 +363,36 @@ def test_tag_ids_without_entity_types_are_one_line(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     line = one_line_error(runner.invoke(app, ["aggregate", str(path), "--from", "wrench", "-o", str(tmp_path / "o")]))
     assert 'document 0: label: found tag id 1 and no "entity_types" in meta.json' in line
+
+
+def test_select_on_chooses_the_em_iterations_on_gold_and_labels_with_that_count(ontonotes, tmp_path):
+    paths = ontonotes["tags"]
+    chosen = run("aggregate", paths["train"], "--apply-to", paths["test"], "--from", "wrench", "--select-on",
+                 paths["valid"], "-o", tmp_path / "chosen", "--json")
+    selection = chosen["selection"]
+    scores = {int(k): f for k, f in selection["f1_by_iterations"].items()}
+    assert sorted(scores) == [1, 2, 4, 8, 16, 32]
+    best = selection["iterations"]
+    assert scores[best] == max(scores.values()) and best == min(k for k in scores if scores[k] == scores[best])
+    assert best > 2  # here EM gains with iterations (independent functions): the default count would stop short
+    assert chosen["fit"]["tokens"] == sum(len(d.tokens) for d in read_documents(paths["train"]))  # valid not fitted
+    # the choice is the fit with that count, and its score on valid is the one reported
+    again = run("aggregate", paths["train"], "--apply-to", paths["valid"], "--apply-to", paths["test"], "--from",
+                "wrench", "--iterations", best, "-o", tmp_path / "again")
+    assert (tmp_path / "again" / "test.jsonl").read_bytes() == (tmp_path / "chosen" / "test.jsonl").read_bytes()
+    assert f1(paths["valid"], tmp_path / "again" / "valid.jsonl") == pytest.approx(scores[best])
+    capped = run("aggregate", paths["train"], "--from", "wrench", "--select-on", paths["valid"], "--iterations", 3,
+                 "-o", tmp_path / "capped", "--json")["selection"]
+    assert sorted(int(k) for k in capped["f1_by_iterations"]) == [1, 2, 3]
+
+
+def test_select_on_refuses_what_it_cannot_choose_with_one_line(ontonotes, tmp_path):
+    paths = ontonotes["tags"]
+    line = one_line_error(runner.invoke(app, ["aggregate", str(paths["train"]), "--from", "wrench", "--method", "vote",
+                                              "--select-on", str(paths["valid"]), "-o", str(tmp_path)]))
+    assert "fits none" in line and "valid.json" in line
+    no_gold = tmp_path / "nogold.jsonl"
+    write_documents([doc.copy(layers=[]) for doc in read_documents(paths["valid"])], no_gold, "jsonl")
+    line = one_line_error(runner.invoke(app, ["aggregate", str(paths["train"]), "--from", "wrench", "--select-on",
+                                              str(no_gold), "-o", str(tmp_path)]))
+    assert "no gold span" in line and "nogold.jsonl" in line

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from distant.config.labelers import LABEL_MODELS, UNMATCHED, AggregateConfig
-from distant.docs import O, PSEUDO, UNKNOWN, Document, Span, TokenSpan
+from distant.docs import GOLD, O, PSEUDO, UNKNOWN, Document, Span, TokenSpan
 from distant.tags import split_tag, tags_to_spans
 from distant.tokenize import default_tokenizer
 
@@ -260,9 +260,12 @@ def parse_sources(text: str, available: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+SELECT_ITERATIONS = (1, 2, 4, 8, 16, 32)  # the EM iteration counts that --select-on tries (up to --iterations)
+
+
 def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources: str | None = None,
                     options: AggregateConfig | None = None, apply_to: Sequence = (), model=None,
-                    save_model=None) -> dict:
+                    save_model=None, select_on=None) -> dict:
     """Aggregate the labelers' layers of the documents of ``paths`` into ``OUT_DIR/<stem>.jsonl`` each.
 
     A label model is fitted on all the files' documents (their layers only: gold is never read), then each
@@ -275,6 +278,10 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
         model: A label model saved by ``save_model`` (``--model``): it labels every input, nothing is fitted
             (its sources are its own; ``sources`` and ``options`` are not used).
         save_model: Where to save the fitted label model (``--save-model``), for ``model`` later.
+        select_on: Gold documents (a file of any format, detected; one of the inputs or not) on which the EM
+            iteration count is chosen: each count of :data:`SELECT_ITERATIONS` up to ``options.iterations`` is
+            fitted, and the one whose output scores the best strict F1 against this file's gold (the first of a
+            tie) labels the inputs. Only this file's gold is read, and only for the choice.
         out_dir: The output folder.
         fmt: Their format (``None``: detected).
         sources: The layers to combine, comma-separated (``None``: every layer but gold, pred and pseudo; pred,
@@ -286,9 +293,10 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
         learned of each source.
 
     Raises:
-        DistantError: bad input, two inputs with one stem, an unknown source, or no source at all.
+        DistantError: bad input, two inputs with one stem, an unknown source, no source at all, or a
+            ``select_on`` file without gold spans or for a method that fits nothing.
     """
-    from distant.docs import GOLD, PRED
+    from distant.docs import PRED
     from distant.errors import DistantError
     from distant.formats import read_documents, write_documents
 
@@ -317,7 +325,13 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     aggregator = build_aggregator(AggregateConfig(**{**options.__dict__, "layers": chosen}), chosen)
     summary: dict = {"method": options.method, "sources": chosen,
                      "documents": {stem: len(docs) for stem, docs in corpora.items()}, "not_fitted": sorted(held_out)}
+    if select_on is not None and not getattr(aggregator, "needs_fit", False):
+        raise DistantError(f"--select-on chooses a label model's EM iterations; the {options.method} method fits "
+                           "none: expected --method hmm or dawid-skene", select_on)
     if getattr(aggregator, "needs_fit", False):
+        if select_on is not None:
+            summary["selection"] = _select_iterations(aggregator, fitted, read_documents(select_on),
+                                                      options.iterations, select_on)
         fit = aggregator.fit(fitted)
         summary["fit"] = {"iterations": fit.iterations, "seconds": fit.seconds, "tokens": fit.tokens,
                           "documents_per_second": fit.documents_per_second,
@@ -335,6 +349,35 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     for stem, docs in corpora.items():
         write_documents(docs, out_dir / f"{stem}.jsonl", "jsonl", layer=options.output)
     return summary
+
+
+def _select_iterations(aggregator, fitted: Sequence[Document], gold: Sequence[Document], most: int,
+                       path) -> dict:
+    """Set ``aggregator``'s EM iteration count to the one whose output scores best on ``gold``; say what each did.
+
+    Each count is fitted afresh from majority vote (EM is deterministic, so count ``k`` is the ``k``-th step of
+    one long fit) and labels a copy of the gold documents' layers; ties go to the fewest iterations.
+    """
+    from distant.errors import DistantError
+    from distant.evaluate import evaluate
+
+    if not any(doc.spans(GOLD) for doc in gold):
+        raise DistantError("found no gold span in the --select-on file, expected gold documents (a WRENCH split's "
+                           "label, or a gold layer) to choose the label model's iterations on", path)
+    counts = [k for k in SELECT_ITERATIONS if k <= most] or [most]
+    if most not in counts and most < SELECT_ITERATIONS[-1]:
+        counts.append(most)
+    scores: dict[int, float] = {}
+    for k in counts:
+        aggregator.options["iterations"] = k
+        aggregator.fit(fitted)
+        copies = [doc.copy() for doc in gold]
+        aggregator.apply(copies)
+        scores[k] = evaluate(copies, copies, gold_layer=GOLD, pred_layer=aggregator.output).micro.f1
+        log.info("label model, %d EM iteration(s): F1 %.4f on %s", k, scores[k], Path(path).name)
+    best = max(counts, key=lambda k: (scores[k], -k))
+    aggregator.options["iterations"] = best
+    return {"file": str(path), "f1_by_iterations": scores, "iterations": best}
 
 
 def _apply_saved(model, stems: dict, out_dir: Path, fmt: str | None) -> dict:
