@@ -396,3 +396,26 @@ def test_select_on_refuses_what_it_cannot_choose_with_one_line(ontonotes, tmp_pa
     line = one_line_error(runner.invoke(app, ["aggregate", str(paths["train"]), "--from", "wrench", "--select-on",
                                               str(no_gold), "-o", str(tmp_path)]))
     assert "no gold span" in line and "nogold.jsonl" in line
+
+
+def test_a_tagger_trains_on_the_label_models_output_and_combines_with_the_functions(ontonotes, tmp_path):
+    """The chain of configs/bc5cdr_chmm_minilm.toml on another data set: 18 types, WRENCH dev and test files,
+    the functions as combine.inputs; distant predict then gives the run's own test counts."""
+    paths = ontonotes["tags"]
+    names = [lf.name for lf in functions(16)]
+    run("aggregate", paths["train"], "--apply-to", paths["valid"], "--from", "wrench", "--select-on", paths["valid"],
+        "-o", tmp_path / "labels")
+    (tmp_path / "run.toml").write_text(
+        f'[data]\ntrain_labeled = ["labels/train.jsonl"]\ndev = {json.dumps(str(paths["valid"]))}\n'
+        f'test = {json.dumps(str(paths["test"]))}\n'
+        "[model]\nword_dim = 20\nhidden_size = 20\nuse_charlm = false\n"
+        '[train]\nepochs = 3\nbatch_size = 8\nlr = 0.01\nseed = 13\n[debias]\ntarget = "gold"\n'
+        f'[combine]\nmethod = "hmm"\ninputs = {json.dumps(names)}\nselect = false\n')
+    run("train", tmp_path / "run.toml", "-o", tmp_path / "run")
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["combine"]["sources"] == [*names, "tagger"] and report["combine"]["kept"]
+    assert set(report["test"]["per_type"]) <= set(ONTONOTES) and len(report["test"]["per_type"]) > 10
+    run("predict", tmp_path / "run", paths["test"], "-o", tmp_path / "pred.jsonl")
+    got = run("evaluate", paths["test"], tmp_path / "pred.jsonl", "--json")["micro"]
+    expected = report["test"]["micro"]
+    assert (got["tp"], got["fp"], got["fn"]) == (expected["tp"], expected["fp"], expected["fn"]) and got["tp"] > 0
