@@ -39,12 +39,15 @@ def main() -> None:
     args = parser.parse_args()
 
     seen = labeled_surfaces(args.train, args.train_layer)
-    side = lambda text: "seen" if text.lower() in seen else "never seen"  # noqa: E731
+
+    def side(text: str) -> str:
+        return "seen" if text.lower() in seen else "never seen"
+
+    gold_docs = list(iter_documents(args.gold))
     errors: list[ErrorCase] = []
-    result = evaluate(iter_documents(args.gold), iter_documents(args.pred), pred_layer=args.pred_layer,
-                      on_error=errors.append)
+    result = evaluate(gold_docs, iter_documents(args.pred), pred_layer=args.pred_layer, on_error=errors.append)
     missed = Counter(side(e.text) for e in errors if e.kind == "FN")
-    gold = Counter(side(doc.span_text(s)) for doc in iter_documents(args.gold) for s in doc.spans("gold")
+    gold = Counter(side(doc.span_text(s)) for doc in gold_docs for s in doc.spans("gold")
                    if s.label not in IGNORED_LABELS)
     m = result.micro
     print(f"P {m.precision:.4f} R {m.recall:.4f} F1 {m.f1:.4f} ({len(seen):,} labeled surfaces in the training text)\n")

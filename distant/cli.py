@@ -378,9 +378,6 @@ def aggregate(
                                   posterior_threshold=posterior_threshold)
     except ValueError as e:
         raise DistantError(str(e)) from None
-    if select_on is not None and model is not None:
-        raise DistantError("--select-on chooses how a label model is fitted; --model fits nothing: expected one "
-                           "of them")
     if save_model is not None and (model is not None or method in (Method.vote, Method.priority)):
         why = "--model fits nothing" if model is not None else f"the {method.value} method fits no model"
         raise DistantError(f"--save-model: {why}; expected --method hmm or dawid-skene, without --model")
@@ -402,7 +399,8 @@ def aggregate(
         fitted = sum(n for stem, n in summary["documents"].items() if stem not in summary["not_fitted"])
         typer.echo(f"{method.value}: fitted on {fitted:,} documents, {fit['tokens']:,} tokens, "
                    f"{fit['iterations']} EM iterations, {fit['seconds']:.1f} s "
-                   f"({fit['documents_per_second']:,.0f} documents/s)")
+                   f"({fit['documents_per_second']:,.0f} documents/s"
+                   f"{', the whole selection' if 'selection' in summary else ''})")
 
 
 @labelers_app.command("report")

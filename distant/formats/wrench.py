@@ -198,10 +198,6 @@ def _without_blanks(key: str, words: list[str], layers: list[list[tuple[int, int
     return [w for w in words if w.strip()], moved
 
 
-def _is_tag(value: Any) -> bool:
-    return isinstance(value, str) or type(value) is int
-
-
 def _is_tag_rows(value: Any) -> bool:
     """Whether ``weak_labels`` is in the tag form: rows of tags (strings or ids), not lists of spans."""
     return (isinstance(value, list) and bool(value) and isinstance(value[0], list) and bool(value[0])
@@ -250,7 +246,7 @@ def _tag(value: str | int, what: str, bad: Callable[[str], DistantError], ids: l
     """Return a tag string, mapping an id through ``ids`` as WRENCH does."""
     if isinstance(value, str):
         return value
-    if not _is_tag(value):
+    if type(value) is not int:
         raise bad(f"{what}: found {json.dumps(value)[:60]} among the tags, expected IOB2 tag strings or tag ids")
     if ids is None:
         raise bad(f"{what}: found tag id {value} and no \"entity_types\" in {META} to map it to a tag, expected "
@@ -262,12 +258,12 @@ def _tag(value: str | int, what: str, bad: Callable[[str], DistantError], ids: l
 
 
 def _sentences(words: list[str], layers: list[list[tuple[int, int, str]]]) -> list[tuple[int, int]]:
+    if not words:
+        return []
     crossed = bytearray(len(words) + 1)  # crossed[k]: a span covers tokens k - 1 and k
     for spans in layers:
         for i, j, _ in spans:
             crossed[i + 1:j] = b"\x01" * (j - i - 1)
-    if not words:
-        return []
     out, start = [], 0
     for k in range(1, len(words)):
         if words[k - 1] in _ENDS and not words[k][0].islower() and not crossed[k]:

@@ -301,6 +301,12 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     from distant.formats import read_documents, write_documents
 
     options = options or AggregateConfig()
+    if select_on is not None and model is not None:
+        raise DistantError("--select-on chooses how a label model is fitted; --model fits nothing: expected one "
+                           "of them")
+    if select_on is not None and options.method not in LABEL_MODELS:
+        raise DistantError(f"--select-on chooses a label model's EM iterations; the {options.method} method fits "
+                           "none: expected --method hmm or dawid-skene", select_on)
     out_dir = Path(out_dir)
     stems: dict[str, Path] = {}
     for path in map(Path, [*paths, *apply_to]):
@@ -325,14 +331,13 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
     aggregator = build_aggregator(AggregateConfig(**{**options.__dict__, "layers": chosen}), chosen)
     summary: dict = {"method": options.method, "sources": chosen,
                      "documents": {stem: len(docs) for stem, docs in corpora.items()}, "not_fitted": sorted(held_out)}
-    if select_on is not None and not getattr(aggregator, "needs_fit", False):
-        raise DistantError(f"--select-on chooses a label model's EM iterations; the {options.method} method fits "
-                           "none: expected --method hmm or dawid-skene", select_on)
     if getattr(aggregator, "needs_fit", False):
         if select_on is not None:
-            summary["selection"] = _select_iterations(aggregator, fitted, read_documents(select_on),
-                                                      options.iterations, select_on)
-        fit = aggregator.fit(fitted)
+            same = [docs for stem, docs in corpora.items() if stems[stem].resolve() == Path(select_on).resolve()]
+            gold = same[0] if same else read_documents(select_on)  # an input's documents are not read again
+            fit, summary["selection"] = _select_iterations(aggregator, fitted, gold, options.iterations, select_on)
+        else:
+            fit = aggregator.fit(fitted)
         summary["fit"] = {"iterations": fit.iterations, "seconds": fit.seconds, "tokens": fit.tokens,
                           "documents_per_second": fit.documents_per_second,
                           "log_likelihood": fit.log_likelihood}
@@ -352,14 +357,17 @@ def aggregate_files(paths: Sequence, out_dir, *, fmt: str | None = None, sources
 
 
 def _select_iterations(aggregator, fitted: Sequence[Document], gold: Sequence[Document], most: int,
-                       path) -> dict:
-    """Set ``aggregator``'s EM iteration count to the one whose output scores best on ``gold``; say what each did.
+                       path) -> tuple:
+    """Leave ``aggregator`` with the EM iteration count whose output scores best on ``gold``; say what each did.
 
-    Each count is fitted afresh from majority vote (EM is deterministic, so count ``k`` is the ``k``-th step of
-    one long fit) and labels a copy of the gold documents' layers; ties go to the fewest iterations.
+    One fit runs to the largest count, keeping the parameters after each count tried (EM is deterministic, so
+    they are what a fit of that many iterations gives; a fit that converged earlier gives its last step); each
+    labels a copy of the gold documents' layers, and ties go to the fewest iterations. Returns the fit's report
+    as a fit of the chosen count would give it (its seconds those of the whole selection) and the choice.
     """
     from distant.errors import DistantError
     from distant.evaluate import evaluate
+    from distant.labelers.labelmodel import Fit
 
     if not any(doc.spans(GOLD) for doc in gold):
         raise DistantError("found no gold span in the --select-on file, expected gold documents (a WRENCH split's "
@@ -367,17 +375,28 @@ def _select_iterations(aggregator, fitted: Sequence[Document], gold: Sequence[Do
     counts = [k for k in SELECT_ITERATIONS if k <= most] or [most]
     if most not in counts and most < SELECT_ITERATIONS[-1]:
         counts.append(most)
+    kept: dict[int, dict] = {}
+
+    def keep(k: int) -> None:
+        if k in counts:
+            kept[k] = aggregator.model.parameters()
+
+    aggregator.options["iterations"] = max(counts)
+    fit = aggregator.fit(fitted, on_iteration=keep)
+    last = aggregator.model.parameters()
     scores: dict[int, float] = {}
     for k in counts:
-        aggregator.options["iterations"] = k
-        aggregator.fit(fitted)
+        aggregator.model.set_parameters(kept.get(k, last))
         copies = [doc.copy() for doc in gold]
         aggregator.apply(copies)
         scores[k] = evaluate(copies, copies, gold_layer=GOLD, pred_layer=aggregator.output).micro.f1
         log.info("label model, %d EM iteration(s): F1 %.4f on %s", k, scores[k], Path(path).name)
     best = max(counts, key=lambda k: (scores[k], -k))
+    aggregator.model.set_parameters(kept.get(best, last))
     aggregator.options["iterations"] = best
-    return {"file": str(path), "f1_by_iterations": scores, "iterations": best}
+    chosen = Fit(iterations=min(best, fit.iterations), log_likelihood=fit.log_likelihood[:best],
+                 seconds=fit.seconds, documents=fit.documents, tokens=fit.tokens)
+    return chosen, {"file": str(path), "f1_by_iterations": scores, "iterations": best}
 
 
 def _apply_saved(model, stems: dict, out_dir: Path, fmt: str | None) -> dict:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 ABSTAIN = 0  # symbol 0: the source did not fire; 1: O; then B-l, I-l for each label l
 EPS = 1e-2  # pseudo-count in every emission cell: no probability is exactly zero
 TOKENS_PER_BATCH = 1 << 16
+PARAMETERS = ("start", "trans", "emissions", "counts")  # what EM sets on a LabelModel
 
 
 @dataclass
@@ -309,8 +310,11 @@ class LabelModel:
         return (row_post, start, trans), total
 
     # -- the public face ------------------------------------------------------------------------------------
-    def fit(self, obs: Observations) -> Fit:
-        """Fit by EM, starting from majority vote; return what was done."""
+    def fit(self, obs: Observations, on_iteration: Callable[[int], None] | None = None) -> Fit:
+        """Fit by EM, starting from majority vote; return what was done.
+
+        ``on_iteration(k)`` is called after the ``k``-th EM step, with the model's parameters those of that step.
+        """
         t0 = time.perf_counter()
         report = Fit(tokens=int(obs.lengths.sum()))
         rows, inverse, counts = self._rows(obs.symbols)
@@ -337,12 +341,23 @@ class LabelModel:
             self._m_step(stats, rows, prior)
             report.iterations += 1
             report.log_likelihood.append(total / n)
+            if on_iteration is not None:
+                on_iteration(report.iterations)
             if total / n - previous < self.tolerance:
                 break
             previous = total / n
         self.fitted = True
         report.seconds = time.perf_counter() - t0
         return report
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Return a copy of what EM learned (and the expected counts :meth:`accuracies` reads)."""
+        return {name: getattr(self, name).copy() for name in PARAMETERS}
+
+    def set_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        """Take the parameters that :meth:`parameters` returned."""
+        for name in PARAMETERS:
+            setattr(self, name, parameters[name].copy())
 
     def predict(self, obs: Observations, decode: str = "viterbi") -> tuple[np.ndarray, np.ndarray]:
         """Return per-token posteriors ``[N, K]`` and decoded tags ``[N]`` (state indices)."""
@@ -475,8 +490,11 @@ class LabelModelAggregator(Aggregator):
     def fitted(self) -> bool:
         return self.model is not None and self.model.fitted
 
-    def fit(self, docs: Sequence[Document]) -> Fit:
-        """Fit the label model on the sources' layers of ``docs`` (no gold is read); return what was done."""
+    def fit(self, docs: Sequence[Document], on_iteration: Callable[[int], None] | None = None) -> Fit:
+        """Fit the label model on the sources' layers of ``docs`` (no gold is read); return what was done.
+
+        ``on_iteration``: as in :meth:`LabelModel.fit` (:attr:`model` is the model being fitted).
+        """
         labels = source_labels(docs, self.layers)
         types = self.types or sorted({t for lab in labels for t in label_types(lab)})
         if not types:
@@ -486,7 +504,7 @@ class LabelModelAggregator(Aggregator):
         self.model = LabelModel(self.types, labels, self.layers, **self.options)
         t0 = time.perf_counter()
         obs = observe(docs, self.layers, labels)
-        self.report = self.model.fit(obs)
+        self.report = self.model.fit(obs, on_iteration)
         self.report.seconds = time.perf_counter() - t0  # observing included
         self.report.documents = len(docs)
         log.info("label model: %d documents, %d tokens, %d EM iterations in %.1f s (%.0f documents/s)",
